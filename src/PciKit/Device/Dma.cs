@@ -1,0 +1,85 @@
+using PciKit.Config;
+
+namespace PciKit.Device;
+
+/// <summary>
+/// The memory a device's DMA reaches (host RAM, a guest's RAM mapped from a client, a message channel), supplied by
+/// whoever hosts the device. Implementations bounds-check every access against what the peer mapped and split
+/// accesses that span several adjacent windows.
+/// </summary>
+public interface IDmaSpace
+{
+    /// <summary>Copies from device-visible <paramref name="address"/>; false if any byte is outside the mapped windows.</summary>
+    bool TryRead(ulong address, Span<byte> destination);
+
+    /// <summary>Copies to device-visible <paramref name="address"/>; false if any byte is outside the mapped windows.</summary>
+    bool TryWrite(ulong address, ReadOnlySpan<byte> source);
+}
+
+/// <summary>Outcome of a device DMA.</summary>
+public enum DmaStatus
+{
+    /// <summary>Done.</summary>
+    Ok = 0,
+    /// <summary>Refused: Bus Master Enable is off in the Command register.</summary>
+    BusMasterDisabled,
+    /// <summary>Refused: part of the range is not mapped (the function sees a master abort).</summary>
+    Unmapped,
+    /// <summary>Refused: the device is not attached to a host.</summary>
+    NoHost,
+}
+
+/// <summary>
+/// The device side of DMA: checks Bus Master Enable, goes through the host's <see cref="IDmaSpace"/>, and counts and
+/// logs refusals. A DMA to unmapped memory sets Received Master Abort in the Status register, as hardware does.
+/// Call with the device lock held.
+/// </summary>
+public sealed class DmaPort
+{
+    private readonly PciDevice _device;
+    private IDmaSpace? _space;
+
+    internal DmaPort(PciDevice device) => _device = device;
+
+    internal void Connect(IDmaSpace? space) => _space = space;
+
+    /// <summary>Reads device-visible memory at <paramref name="address"/> into <paramref name="destination"/>.</summary>
+    public DmaStatus Read(ulong address, Span<byte> destination)
+    {
+        var status = Check(address, destination.Length);
+        if (status != DmaStatus.Ok) return status;
+        return _space!.TryRead(address, destination) ? DmaStatus.Ok : Fault(address, destination.Length);
+    }
+
+    /// <summary>Writes <paramref name="source"/> to device-visible memory at <paramref name="address"/>.</summary>
+    public DmaStatus Write(ulong address, ReadOnlySpan<byte> source)
+    {
+        var status = Check(address, source.Length);
+        if (status != DmaStatus.Ok) return status;
+        return _space!.TryWrite(address, source) ? DmaStatus.Ok : Fault(address, source.Length);
+    }
+
+    private DmaStatus Check(ulong address, int length)
+    {
+        if (((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) == 0)
+        {
+            _device.Counters.Increment(ref _device.Counters.DmaRefusedBusMaster);
+            if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at {address:#x} refused: Bus Master is off");
+            return DmaStatus.BusMasterDisabled;
+        }
+        if (_space is null)
+        {
+            _device.Counters.Increment(ref _device.Counters.DmaFaults);
+            return DmaStatus.NoHost;
+        }
+        return DmaStatus.Ok;
+    }
+
+    private DmaStatus Fault(ulong address, int length)
+    {
+        _device.Counters.Increment(ref _device.Counters.DmaFaults);
+        _device.Config.SetBits16(PciHeader.Status, (ushort)PciStatus.ReceivedMasterAbort);
+        if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at {address:#x} touches unmapped memory");
+        return DmaStatus.Unmapped;
+    }
+}

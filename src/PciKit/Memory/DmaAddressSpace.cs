@@ -1,0 +1,226 @@
+using PciKit.Device;
+
+namespace PciKit.Memory;
+
+/// <summary>Access rights of a DMA window.</summary>
+[Flags]
+public enum DmaAccess
+{
+    /// <summary>No access.</summary>
+    None = 0,
+    /// <summary>The device may read.</summary>
+    Read = 1,
+    /// <summary>The device may write.</summary>
+    Write = 2,
+    /// <summary>Both.</summary>
+    ReadWrite = Read | Write,
+}
+
+/// <summary>A window of device-visible (IOVA) address space and what backs it.</summary>
+public abstract class DmaWindow
+{
+    /// <summary>Creates a window at <paramref name="address"/> of <paramref name="length"/> bytes.</summary>
+    protected DmaWindow(ulong address, ulong length, DmaAccess access)
+    {
+        if (length == 0) throw new ArgumentOutOfRangeException(nameof(length), "A DMA window needs at least one byte.");
+        if (address + length - 1 < address) throw new ArgumentOutOfRangeException(nameof(length), "The DMA window wraps around the 64-bit address space.");
+        Address = address;
+        Length = length;
+        Access = access;
+    }
+
+    /// <summary>First device-visible address.</summary>
+    public ulong Address { get; }
+    /// <summary>Length in bytes.</summary>
+    public ulong Length { get; }
+    /// <summary>Last device-visible address (inclusive).</summary>
+    public ulong Last => Address + Length - 1;
+    /// <summary>What the device may do.</summary>
+    public DmaAccess Access { get; }
+
+    /// <summary>Copies from <paramref name="offset"/> within the window (already bounds-checked by the space).</summary>
+    protected internal abstract bool Read(ulong offset, Span<byte> destination);
+    /// <summary>Copies to <paramref name="offset"/> within the window (already bounds-checked by the space).</summary>
+    protected internal abstract bool Write(ulong offset, ReadOnlySpan<byte> source);
+    /// <summary>Releases what backs the window; called once, after the window left the space.</summary>
+    protected internal virtual void Release() { }
+}
+
+/// <summary>A DMA window backed by memory this process can address (its own buffers, or another process's memory it mapped).</summary>
+public sealed class MemoryDmaWindow : DmaWindow
+{
+    private readonly bool _ownsMemory;
+
+    /// <summary>Creates the window over <paramref name="memory"/> starting at <paramref name="memoryOffset"/>.</summary>
+    public MemoryDmaWindow(ulong address, MemoryBlock memory, ulong memoryOffset, ulong length, DmaAccess access, bool ownsMemory)
+        : base(address, length, access)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        if (!memory.Contains(memoryOffset, length)) throw new ArgumentOutOfRangeException(nameof(length), "The window lies outside the memory that backs it.");
+        Memory = memory;
+        MemoryOffset = memoryOffset;
+        _ownsMemory = ownsMemory;
+    }
+
+    /// <summary>The backing memory.</summary>
+    public MemoryBlock Memory { get; }
+    /// <summary>Offset of the window's first byte in <see cref="Memory"/>.</summary>
+    public ulong MemoryOffset { get; }
+
+    /// <inheritdoc />
+    protected internal override bool Read(ulong offset, Span<byte> destination)
+    {
+        Memory.CopyTo(MemoryOffset + offset, destination);
+        return true;
+    }
+
+    /// <inheritdoc />
+    protected internal override bool Write(ulong offset, ReadOnlySpan<byte> source)
+    {
+        Memory.CopyFrom(MemoryOffset + offset, source);
+        return true;
+    }
+
+    /// <inheritdoc />
+    protected internal override void Release()
+    {
+        if (_ownsMemory) Memory.Dispose();
+    }
+}
+
+/// <summary>
+/// A device's DMA address space: a sorted set of non-overlapping windows. An access that spans adjacent windows is
+/// split across them; an access that touches unmapped addresses or a window without the needed right fails as a
+/// whole (nothing is copied). Unmapping waits for accesses in flight: once <see cref="TryUnmap"/> returns, nothing
+/// touches the window again.
+/// </summary>
+public sealed class DmaAddressSpace : IDmaSpace, IDisposable
+{
+    private readonly Lock _lock = new();
+    private DmaWindow[] _windows = [];
+
+    /// <summary>Number of windows.</summary>
+    public int Count => Volatile.Read(ref _windows).Length;
+
+    /// <summary>A snapshot of the windows, sorted by address.</summary>
+    public IReadOnlyList<DmaWindow> Windows => Volatile.Read(ref _windows);
+
+    /// <summary>Adds <paramref name="window"/>; false (and nothing changes) if it overlaps an existing window.</summary>
+    public bool TryMap(DmaWindow window)
+    {
+        ArgumentNullException.ThrowIfNull(window);
+        using var _ = _lock.EnterScope();
+        var windows = _windows;
+        int i = LowerBound(windows, window.Address);
+        if (i > 0 && windows[i - 1].Last >= window.Address) return false;
+        if (i < windows.Length && windows[i].Address <= window.Last) return false;
+        var next = new DmaWindow[windows.Length + 1];
+        Array.Copy(windows, next, i);
+        next[i] = window;
+        Array.Copy(windows, i, next, i + 1, windows.Length - i);
+        _windows = next;
+        return true;
+    }
+
+    /// <summary>Removes the window that starts at <paramref name="address"/> with exactly <paramref name="length"/> bytes and releases it.</summary>
+    public bool TryUnmap(ulong address, ulong length)
+    {
+        DmaWindow removed;
+        using (_lock.EnterScope())
+        {
+            var windows = _windows;
+            int i = LowerBound(windows, address);
+            if (i >= windows.Length || windows[i].Address != address || windows[i].Length != length) return false;
+            removed = windows[i];
+            var next = new DmaWindow[windows.Length - 1];
+            Array.Copy(windows, next, i);
+            Array.Copy(windows, i + 1, next, i, windows.Length - i - 1);
+            _windows = next;
+        }
+        removed.Release();
+        return true;
+    }
+
+    /// <summary>Removes and releases every window.</summary>
+    public void UnmapAll()
+    {
+        DmaWindow[] removed;
+        using (_lock.EnterScope())
+        {
+            removed = _windows;
+            _windows = [];
+        }
+        foreach (var w in removed) w.Release();
+    }
+
+    /// <inheritdoc />
+    public bool TryRead(ulong address, Span<byte> destination)
+    {
+        using var _ = _lock.EnterScope();
+        if (!Covers(address, (ulong)destination.Length, DmaAccess.Read, out int first)) return false;
+        var windows = _windows;
+        int done = 0;
+        for (int i = first; done < destination.Length; i++)
+        {
+            var w = windows[i];
+            ulong at = address + (ulong)done;
+            int n = (int)Math.Min((ulong)(destination.Length - done), w.Last - at + 1);
+            if (!w.Read(at - w.Address, destination.Slice(done, n))) return false;
+            done += n;
+        }
+        return true;
+    }
+
+    /// <inheritdoc />
+    public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
+    {
+        using var _ = _lock.EnterScope();
+        if (!Covers(address, (ulong)source.Length, DmaAccess.Write, out int first)) return false;
+        var windows = _windows;
+        int done = 0;
+        for (int i = first; done < source.Length; i++)
+        {
+            var w = windows[i];
+            ulong at = address + (ulong)done;
+            int n = (int)Math.Min((ulong)(source.Length - done), w.Last - at + 1);
+            if (!w.Write(at - w.Address, source.Slice(done, n))) return false;
+            done += n;
+        }
+        return true;
+    }
+
+    /// <summary>True when every byte of [address, +length) lies in windows that are adjacent and grant <paramref name="need"/>.</summary>
+    private bool Covers(ulong address, ulong length, DmaAccess need, out int first)
+    {
+        var windows = _windows;
+        first = LowerBound(windows, address + 1) - 1; // last window starting at or before address
+        if (length == 0) return true;
+        if (first < 0) return false;
+        ulong last = address + length - 1;
+        if (last < address) return false; // wraps
+        ulong cursor = address;
+        for (int i = first; i < windows.Length; i++)
+        {
+            var w = windows[i];
+            if (w.Address > cursor || w.Last < cursor || (w.Access & need) != need) return false;
+            if (w.Last >= last) return true;
+            cursor = w.Last + 1;
+        }
+        return false;
+    }
+
+    /// <summary>Index of the first window whose address is ≥ <paramref name="address"/>.</summary>
+    private static int LowerBound(DmaWindow[] windows, ulong address)
+    {
+        int lo = 0, hi = windows.Length;
+        while (lo < hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            if (windows[mid].Address < address) lo = mid + 1; else hi = mid;
+        }
+        return lo;
+    }
+
+    /// <summary>Unmaps everything.</summary>
+    public void Dispose() => UnmapAll();
+}
