@@ -37,7 +37,7 @@ public sealed class MsiXCapability : PciCapability
         PbaBar = pbaBar;
         PbaOffset = pbaOffset;
         if (tableBar == pbaBar && tableOffset < pbaOffset + PbaSize && pbaOffset < tableOffset + TableSize)
-            throw new PciDefinitionException($"The MSI-X table [{tableOffset:#x}, +{TableSize:#x}) and PBA [{pbaOffset:#x}, +{PbaSize:#x}) overlap in BAR {tableBar}.");
+            throw new PciDefinitionException($"The MSI-X table [0x{tableOffset:x}, +0x{TableSize:x}) and PBA [0x{pbaOffset:x}, +0x{PbaSize:x}) overlap in BAR {tableBar}.");
         _table = new byte[vectors * EntrySize];
         _pba = new ulong[(vectors + 63) / 64];
         ResetTable();

@@ -167,7 +167,7 @@ public sealed class ConfigSpace
     private void CheckRange(int offset, int length)
     {
         if (offset < 0 || length < 0 || offset > _data.Length - length)
-            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"[{offset:#x}, +{length}) lies outside the {_data.Length}-byte configuration space.");
+            throw new ArgumentOutOfRangeException(nameof(offset), offset, $"[0x{offset:x}, +{length}) lies outside the {_data.Length}-byte configuration space.");
     }
 
     private readonly record struct WriteObserver(int Start, int End, IConfigWriteObserver Observer);

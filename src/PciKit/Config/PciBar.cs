@@ -95,11 +95,11 @@ public sealed class PciBar
     {
         ArgumentNullException.ThrowIfNull(region);
         if (offset > Size || region.Size > Size - offset)
-            throw new PciDefinitionException($"Region '{region.Name}' at {offset:#x} (+{region.Size:#x}) does not fit in this {Size:#x}-byte BAR; enlarge the BAR or move the region.");
+            throw new PciDefinitionException($"Region '{region.Name}' at 0x{offset:x} (+0x{region.Size:x}) does not fit in this 0x{Size:x}-byte BAR; enlarge the BAR or move the region.");
         foreach (var (o, r) in _regions)
         {
             if (offset < o + r.Size && o < offset + region.Size)
-                throw new PciDefinitionException($"Region '{region.Name}' at {offset:#x} (+{region.Size:#x}) overlaps region '{r.Name}' at {o:#x} (+{r.Size:#x}).");
+                throw new PciDefinitionException($"Region '{region.Name}' at 0x{offset:x} (+0x{region.Size:x}) overlaps region '{r.Name}' at 0x{o:x} (+0x{r.Size:x}).");
         }
         var list = new List<(ulong, BarRegion)>(_regions) { (offset, region) };
         list.Sort((a, b) => a.Item1.CompareTo(b.Item1));

@@ -70,7 +70,7 @@ internal sealed class ConfigLayout(PciDevice device)
             if (requested is int r)
             {
                 if (r < PciHeader.End || r % 4 != 0 || r + length > PciHeader.ConventionalSize)
-                    throw new PciDefinitionException($"{cap.GetType().Name} at {r:#x} (+{length}) must be dword-aligned and lie within 0x40–0xFF.");
+                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{r:x} (+{length}) must be dword-aligned and lie within 0x40–0xFF.");
                 offset = r;
             }
             else
@@ -80,7 +80,7 @@ internal sealed class ConfigLayout(PciDevice device)
             }
             foreach (var (s, e, n) in used)
                 if (offset < e && s < offset + length)
-                    throw new PciDefinitionException($"{cap.GetType().Name} at {offset:#x} (+{length}) overlaps {n} at {s:#x}.");
+                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{offset:x} (+{length}) overlaps {n} at 0x{s:x}.");
             used.Add((offset, offset + length, cap.GetType().Name));
             offsets[i] = offset;
             cursor = Align4(offset + length);
@@ -109,12 +109,12 @@ internal sealed class ConfigLayout(PciDevice device)
             int offset = requested ?? FirstFit(used, cursor, length, PciHeader.ExtendedSize)
                 ?? throw new PciDefinitionException($"{cap.GetType().Name} ({length} bytes) does not fit in the extended configuration space.");
             if (offset < PciHeader.ConventionalSize || offset % 4 != 0 || offset + length > PciHeader.ExtendedSize)
-                throw new PciDefinitionException($"{cap.GetType().Name} at {offset:#x} must be dword-aligned and lie within 0x100–0xFFF.");
+                throw new PciDefinitionException($"{cap.GetType().Name} at 0x{offset:x} must be dword-aligned and lie within 0x100–0xFFF.");
             if (i == 0 && offset != PciHeader.ConventionalSize)
                 throw new PciDefinitionException("The extended capability list starts at 0x100: place the first extended capability there.");
             foreach (var (s, e, n) in used)
                 if (offset < e && s < offset + length)
-                    throw new PciDefinitionException($"{cap.GetType().Name} at {offset:#x} (+{length}) overlaps {n} at {s:#x}.");
+                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{offset:x} (+{length}) overlaps {n} at 0x{s:x}.");
             used.Add((offset, offset + length, cap.GetType().Name));
             offsets[i] = offset;
             cursor = offset + length;

@@ -64,7 +64,7 @@ public sealed class DmaPort
         if (((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) == 0)
         {
             _device.Counters.Increment(ref _device.Counters.DmaRefusedBusMaster);
-            if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at {address:#x} refused: Bus Master is off");
+            if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at 0x{address:x} refused: Bus Master is off");
             return DmaStatus.BusMasterDisabled;
         }
         if (_space is null)
@@ -79,7 +79,7 @@ public sealed class DmaPort
     {
         _device.Counters.Increment(ref _device.Counters.DmaFaults);
         _device.Config.SetBits16(PciHeader.Status, (ushort)PciStatus.ReceivedMasterAbort);
-        if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at {address:#x} touches unmapped memory");
+        if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at 0x{address:x} touches unmapped memory");
         return DmaStatus.Unmapped;
     }
 }

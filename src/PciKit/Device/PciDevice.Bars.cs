@@ -62,7 +62,7 @@ public abstract partial class PciDevice
         {
             Counters.Increment(ref Counters.BarAccessesWhileDisabled);
             if (ShouldLog(GuestErrorKind.BarAccess, out int suppressed))
-                WriteGuestError(suppressed, $"BAR {bar} {(write ? "write" : "read")} at {offset:#x} while the BAR is not decoding (Command register, power state or ROM enable)");
+                WriteGuestError(suppressed, $"BAR {bar} {(write ? "write" : "read")} at 0x{offset:x} while the BAR is not decoding (Command register, power state or ROM enable)");
             return false;
         }
         if (!b.TryFind(offset, size, out region, out rel) || (region is RegisterRegion r && !r.Accepts(rel, size)))
@@ -130,6 +130,6 @@ public abstract partial class PciDevice
     {
         Counters.Increment(ref Counters.InvalidBarAccesses);
         if (ShouldLog(GuestErrorKind.BarAccess, out int suppressed))
-            WriteGuestError(suppressed, $"invalid BAR {bar} {(write ? "write" : "read")} of {size} bytes at {offset:#x}: {why}");
+            WriteGuestError(suppressed, $"invalid BAR {bar} {(write ? "write" : "read")} of {size} bytes at 0x{offset:x}: {why}");
     }
 }

@@ -265,6 +265,7 @@ public abstract partial class PciDevice : IConfigWriteObserver
     private void ResetLocked(PciResetKind kind)
     {
         Counters.Increment(ref Counters.Resets);
+        AdvanceEpoch();
         Config.RestorePowerOnState();
         _powerState = PciPowerState.D0;
         foreach (var (cap, _) in _caps) cap.OnReset();
@@ -301,7 +302,7 @@ public abstract partial class PciDevice : IConfigWriteObserver
     {
         Counters.Increment(ref Counters.InvalidConfigAccesses);
         if (ShouldLog(GuestErrorKind.ConfigAccess, out int suppressed))
-            WriteGuestError(suppressed, $"invalid config {(write ? "write" : "read")} of {size} bytes at {offset:#x}");
+            WriteGuestError(suppressed, $"invalid config {(write ? "write" : "read")} of {size} bytes at 0x{offset:x}");
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

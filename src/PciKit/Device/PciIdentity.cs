@@ -25,7 +25,7 @@ public sealed record PciIdentity
     internal void Validate()
     {
         if (VendorId == 0xFFFF) throw new PciDefinitionException("Vendor ID 0xFFFF means 'no device'; use your PCI-SIG vendor ID (or 0x1234/0x1b36 for experiments).");
-        if (ClassCode > 0xFF_FFFF) throw new PciDefinitionException($"The class code is 24 bits (base, sub-class, prog-if); {ClassCode:#x} is wider.");
+        if (ClassCode > 0xFF_FFFF) throw new PciDefinitionException($"The class code is 24 bits (base, sub-class, prog-if); 0x{ClassCode:x} is wider.");
         if (InterruptPin > PciInterruptPin.IntD) throw new PciDefinitionException("The interrupt pin is None or INTA#–INTD#.");
     }
 }

@@ -49,7 +49,7 @@ public sealed partial class PciFunction
     {
         if ((uint)bar > 6) throw new ArgumentOutOfRangeException(nameof(bar), bar, "BARs are 0–5; the expansion ROM is 6.");
         if (_barSizes[bar] == 0) throw new ArgumentOutOfRangeException(nameof(bar), bar, $"BAR {bar} of {Address} is not implemented; see GetBarInfo.");
-        throw new ArgumentOutOfRangeException(nameof(offset), offset, $"A {size}-byte access at {offset:#x} leaves BAR {bar} ({_barSizes[bar]:#x} bytes).");
+        throw new ArgumentOutOfRangeException(nameof(offset), offset, $"A {size}-byte access at 0x{offset:x} leaves BAR {bar} (0x{_barSizes[bar]:x} bytes).");
     }
 
     /// <summary>
@@ -63,9 +63,9 @@ public sealed partial class PciFunction
         if ((uint)bar > 6 || _barSizes[bar] == 0) throw new ArgumentOutOfRangeException(nameof(bar), bar, $"BAR {bar} of {Address} is not implemented; see GetBarInfo.");
         ulong len = length ?? _barSizes[bar] - Math.Min(offset, _barSizes[bar]);
         if (len == 0 || offset > _barSizes[bar] || len > _barSizes[bar] - offset)
-            throw new ArgumentOutOfRangeException(nameof(length), $"[{offset:#x}, +{len:#x}) is not a non-empty range inside BAR {bar} ({_barSizes[bar]:#x} bytes).");
+            throw new ArgumentOutOfRangeException(nameof(length), $"[0x{offset:x}, +0x{len:x}) is not a non-empty range inside BAR {bar} (0x{_barSizes[bar]:x} bytes).");
         var mapping = _backend.TryMapBar(bar, offset, len, out string? reason)
-            ?? throw new PciDriverException($"BAR {bar} of {Address} cannot be mapped at [{offset:#x}, +{len:#x}): {reason ?? "the backend does not map it"}. Use MemoryRead/MemoryWrite for registers.");
+            ?? throw new PciDriverException($"BAR {bar} of {Address} cannot be mapped at [0x{offset:x}, +0x{len:x}): {reason ?? "the backend does not map it"}. Use MemoryRead/MemoryWrite for registers.");
         _mappings.Add(mapping);
         return mapping;
     }

@@ -57,7 +57,7 @@ public sealed class PciMemoryMapping : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (length < 0 || offset > Length || (ulong)length > Length - offset)
-            throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset:#x}, +{length:#x}) lies outside this {Length:#x}-byte mapping of BAR {BarIndex}.");
+            throw new ArgumentOutOfRangeException(nameof(offset), $"[0x{offset:x}, +0x{length:x}) lies outside this 0x{Length:x}-byte mapping of BAR {BarIndex}.");
     }
 
     /// <summary>Unmaps.</summary>

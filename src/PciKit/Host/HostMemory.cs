@@ -36,7 +36,7 @@ public sealed class HostMemory : IDisposable
         using (_lock.EnterScope())
         {
             address = FirstFit(rounded, limit)
-                ?? throw new InsufficientMemoryException($"No {rounded:#x}-byte hole below 2^{addressBits} is free in the host's DMA address space; free buffers or widen the device's DMA mask.");
+                ?? throw new InsufficientMemoryException($"No 0x{rounded:x}-byte hole below 2^{addressBits} is free in the host's DMA address space; free buffers or widen the device's DMA mask.");
             _allocated.Add(address, rounded);
         }
         var memory = new NativeMemoryBlock(length);

@@ -158,7 +158,7 @@ public sealed partial class PciHostBus : IDisposable
     private static ulong Take(ref ulong cursor, ulong size, ulong limit)
     {
         ulong at = (cursor + size - 1) & ~(size - 1);
-        if (at + size > limit || at + size < at) throw new InvalidOperationException($"The host bus ran out of address space for a {size:#x}-byte BAR.");
+        if (at + size > limit || at + size < at) throw new InvalidOperationException($"The host bus ran out of address space for a 0x{size:x}-byte BAR.");
         cursor = at + size;
         return at;
     }
@@ -168,7 +168,7 @@ public sealed partial class PciHostBus : IDisposable
         if (message.Address < MsiAddressBase || message.Address >= MsiAddressBase + MsiWindowSize || !_msi.TryDeliver(message.Data))
         {
             Interlocked.Increment(ref _msi.Spurious);
-            Log.Write(PciLogLevel.Warning, "host-bus", $"{source.Address}: message {message.Address:#x}/{message.Data:#x} matches no routed vector");
+            Log.Write(PciLogLevel.Warning, "host-bus", $"{source.Address}: message 0x{message.Address:x}/0x{message.Data:x} matches no routed vector");
         }
     }
 

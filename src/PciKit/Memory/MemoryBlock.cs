@@ -81,7 +81,7 @@ public abstract unsafe class MemoryBlock : IDisposable
     }
 
     private void ThrowOutOfRange(ulong offset, int length) =>
-        throw new ArgumentOutOfRangeException(nameof(offset), $"[{offset:#x}, +{length:#x}) lies outside this {Length:#x}-byte memory block.");
+        throw new ArgumentOutOfRangeException(nameof(offset), $"[0x{offset:x}, +0x{length:x}) lies outside this 0x{Length:x}-byte memory block.");
 
     private void ThrowDisposed() => throw new ObjectDisposedException(GetType().Name, "This memory has been released (unmapped or freed); take a new mapping.");
 

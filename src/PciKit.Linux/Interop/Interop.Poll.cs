@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace PciKit.Linux.Interop;
+
+/// <summary><c>struct pollfd</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct PollFd
+{
+    internal int Fd;
+    internal short Events;
+    internal short ReturnedEvents;
+}
+
+internal static partial class Libc
+{
+    internal const short POLLIN = 0x1;
+    internal const short POLLOUT = 0x4;
+    internal const short POLLERR = 0x8;
+    internal const short POLLHUP = 0x10;
+    internal const short POLLNVAL = 0x20;
+
+    /// <summary>poll(2).</summary>
+    [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
+    internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    /// <summary>
+    /// Waits until <paramref name="fd"/> reports one of <paramref name="events"/> (or an error/hangup),
+    /// retrying EINTR against the original deadline. A negative timeout waits forever.
+    /// Returns <see langword="false"/> on timeout.
+    /// </summary>
+    internal static unsafe bool PollOne(SafeFd fd, short events, int timeoutMilliseconds)
+    {
+        bool added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            var pfd = new PollFd { Fd = fd.DangerousGetFd(), Events = events };
+            long start = Stopwatch.GetTimestamp();
+            int remaining = timeoutMilliseconds;
+            while (true)
+            {
+                int result = Poll(&pfd, 1, remaining);
+                if (result >= 0)
+                {
+                    if (result > 0 && (pfd.ReturnedEvents & POLLNVAL) != 0)
+                    {
+                        ThrowHelper.Throw(Errno.EBADF, "poll");
+                    }
+
+                    return result > 0;
+                }
+
+                int errno = ThrowHelper.LastErrno;
+                if (errno != Errno.EINTR)
+                {
+                    ThrowHelper.Throw(errno, "poll");
+                }
+
+                if (timeoutMilliseconds >= 0)
+                {
+                    long elapsed = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                    remaining = (int)Math.Max(0, timeoutMilliseconds - elapsed);
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Converts a timeout to poll's milliseconds: infinite → -1, rounded up, clamped to int.</summary>
+    internal static int ToPollTimeout(TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return -1;
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        double ms = Math.Ceiling(timeout.TotalMilliseconds);
+        return ms >= int.MaxValue ? int.MaxValue : (int)ms;
+    }
+}

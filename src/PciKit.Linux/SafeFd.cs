@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using PciKit.Linux.Interop;
+
+namespace PciKit.Linux;
+
+/// <summary>
+/// Owns one Linux file descriptor and closes it exactly once (on <see cref="SafeHandle.Dispose()"/>, or by the
+/// finalizer as a last resort). Every descriptor this assembly creates is close-on-exec.
+/// </summary>
+/// <remarks>
+/// Native calls take the <see cref="SafeFd"/> itself, so the runtime keeps the descriptor open for the
+/// duration of each call even when another thread disposes it; the number is reused only after the last
+/// call returns. Use <see cref="SafeHandle.DangerousGetHandle"/> only to print or hand the number to code
+/// that cannot take a handle, and keep the <see cref="SafeFd"/> alive meanwhile.
+/// </remarks>
+public sealed class SafeFd : SafeHandle
+{
+    /// <summary>Wraps an existing descriptor.</summary>
+    /// <param name="fd">The descriptor number.</param>
+    /// <param name="ownsHandle"><see langword="true"/> to close it when this handle is released.</param>
+    public SafeFd(int fd, bool ownsHandle)
+        : base(-1, ownsHandle)
+    {
+        SetHandle(fd);
+    }
+
+    /// <inheritdoc />
+    public override bool IsInvalid => (long)handle < 0;
+
+    /// <summary>
+    /// Duplicates the descriptor with <c>fcntl(F_DUPFD_CLOEXEC)</c>. The duplicate shares the open file
+    /// description (offset, status flags) and is closed independently.
+    /// </summary>
+    /// <returns>A new owner of the duplicate.</returns>
+    public SafeFd Duplicate()
+    {
+        int fd = ThrowHelper.Check(Libc.Fcntl(this, Libc.F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
+        return new SafeFd(fd, ownsHandle: true);
+    }
+
+    /// <summary>Whether <c>O_NONBLOCK</c> is set on the open file description (shared with duplicates and peers).</summary>
+    public bool IsNonBlocking
+    {
+        get => (ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFL, 0), "fcntl(F_GETFL)") & Libc.O_NONBLOCK) != 0;
+        set
+        {
+            int flags = ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFL, 0), "fcntl(F_GETFL)");
+            int updated = value ? flags | Libc.O_NONBLOCK : flags & ~Libc.O_NONBLOCK;
+            if (updated != flags)
+            {
+                ThrowHelper.Check(Libc.Fcntl(this, Libc.F_SETFL, updated), "fcntl(F_SETFL)");
+            }
+        }
+    }
+
+    /// <summary>Whether FD_CLOEXEC is set on this descriptor.</summary>
+    public bool IsCloseOnExec => (ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFD, 0), "fcntl(F_GETFD)") & Libc.FD_CLOEXEC) != 0;
+
+    /// <summary>The size reported by statx(2) (bytes for files, memfds and shm objects).</summary>
+    public ulong GetSize() => Libc.FStat(this).Size;
+
+    /// <summary>The raw number. Callers hold a reference (DangerousAddRef) or otherwise keep this alive.</summary>
+    internal int DangerousGetFd() => (int)DangerousGetHandle();
+
+    /// <inheritdoc />
+    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+
+    /// <inheritdoc />
+    public override string ToString() => IsClosed ? "fd(closed)" : $"fd({(int)handle})";
+}

@@ -1,0 +1,70 @@
+using System.CommandLine;
+using PciKit.Config;
+using PciKit.Devices;
+using PciKit.Host;
+using PciKit.Inspection;
+
+namespace PciKit.Cli.Commands;
+
+internal static class LspciCommand
+{
+    private const string PciIdsPath = "/usr/share/misc/pci.ids";
+
+    public static Command Create(TextWriter stdout)
+    {
+        var device = new Option<string>("--device", "-d") { Description = "Built-in device model to show (see 'pcikit devices').", Required = true };
+        var v1 = new Option<bool>("-v") { Description = "Verbose: show details." };
+        var v2 = new Option<bool>("-vv") { Description = "Very verbose: decode registers." };
+        var v3 = new Option<bool>("-vvv") { Description = "Everything lspci -vvv shows." };
+        var x1 = new Option<bool>("-x") { Description = "Hex dump of the standard header (64 bytes), in the format 'lspci -F' reads." };
+        var x3 = new Option<bool>("-xxx") { Description = "Hex dump of the 256-byte configuration space." };
+        var x4 = new Option<bool>("-xxxx") { Description = "Hex dump of the 4096-byte extended configuration space." };
+        var nn = new Option<bool>("-nn") { Description = "Show numeric IDs beside the names." };
+        var command = new Command("lspci", "Show a built-in device's configuration space the way lspci shows hardware (after firmware assigned its BARs).")
+        {
+            device, v1, v2, v3, x1, x3, x4, nn,
+        };
+        command.SetAction(parse =>
+        {
+            var model = DeviceCatalog.Get(parse.GetValue(device)!);
+            int verbosity = parse.GetValue(v3) ? 3 : parse.GetValue(v2) ? 2 : parse.GetValue(v1) ? 1 : 0;
+            int hex = parse.GetValue(x4) ? 3 : parse.GetValue(x3) ? 2 : parse.GetValue(x1) ? 1 : 0;
+            stdout.Write(Render(model.Name, verbosity, hex, parse.GetValue(nn), LoadNames()));
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Attaches a fresh instance of <paramref name="modelName"/> to an in-process bus and formats it.</summary>
+    internal static string Render(string modelName, int verbosity, int hexLevel, bool numericIds = false, PciIdDatabase? names = null)
+    {
+        using var bus = new PciHostBus();
+        var device = DeviceCatalog.Get(modelName).Create();
+        var address = bus.Attach(device);
+        var regions = new LspciRegion[7];
+        for (int i = 0; i < regions.Length; i++)
+        {
+            var bar = device.GetBar(i);
+            if (bar is null) continue;
+            regions[i] = new LspciRegion(device.GetBarAddress(i), bar.Size, bar.Kind == PciBarKind.Io ? LspciRegionKind.Io : LspciRegionKind.Memory);
+        }
+        var options = new LspciOptions
+        {
+            Slot = address.ToShortString(),
+            Verbosity = verbosity,
+            HexLevel = hexLevel,
+            NumericIds = numericIds,
+            Regions = regions,
+            Names = names,
+            Irq = device.Config.Get8(PciHeader.InterruptLine),
+        };
+        return LspciFormatter.Format(device.Config.Bytes, options);
+    }
+
+    private static PciIdDatabase? LoadNames()
+    {
+        if (!File.Exists(PciIdsPath)) return null;
+        using var reader = File.OpenText(PciIdsPath);
+        return PciIdDatabase.Parse(reader);
+    }
+}

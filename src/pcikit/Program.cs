@@ -1,0 +1,43 @@
+using System.CommandLine;
+using PciKit.Cli.Commands;
+
+namespace PciKit.Cli;
+
+/// <summary>The <c>pcikit</c> command.</summary>
+public static class Program
+{
+    /// <summary>Runs the command line; returns the exit code.</summary>
+    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+
+    /// <summary>Runs the command line with the given output streams (used by tests).</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = new RootCommand("pcikit: PCI devices in user space — build them in C#, drive them, inspect them like lspci.");
+        root.Subcommands.Add(DevicesCommand.Create(stdout));
+        root.Subcommands.Add(LspciCommand.Create(stdout));
+        root.Subcommands.Add(DemoCommand.Create(stdout));
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            stderr.WriteLine($"pcikit: {parse.Errors[0].Message} (see 'pcikit --help')");
+            return 2;
+        }
+        try
+        {
+            return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+        }
+        catch (CliUsageException e)
+        {
+            stderr.WriteLine($"pcikit: {e.Message}");
+            return 2;
+        }
+        catch (Exception e) when (e is PciException or ArgumentException or IOException or InvalidOperationException or TimeoutException)
+        {
+            stderr.WriteLine($"pcikit: {e.Message}");
+            return 1;
+        }
+    }
+}
+
+/// <summary>A bad argument the parser could not catch; printed as one line, exit code 2.</summary>
+internal sealed class CliUsageException(string message) : Exception(message);
