@@ -19,7 +19,10 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            stderr.WriteLine($"pcikit: {parse.Errors[0].Message} (see 'pcikit --help')");
+            string message = parse.UnmatchedTokens.Count > 0
+                ? $"unrecognized argument '{parse.UnmatchedTokens[0]}'"
+                : parse.Errors[0].Message;
+            stderr.WriteLine($"pcikit: {message} (see 'pcikit --help')");
             return 2;
         }
         try
