@@ -4,16 +4,12 @@ using PciKit.Device;
 namespace PciKit.Capabilities;
 
 /// <summary>
-/// A capability in the standard list (0x40–0xFF). Subclasses declare their ID and length and write their power-on
-/// registers and write masks in <see cref="Initialize"/>; every byte not made writable there is read-only.
-/// The ID and next-pointer bytes are written by the device when it links the list.
+/// What standard and extended capabilities share: installation at an offset of a device's configuration space,
+/// write notifications and reset. The device installs capabilities when it is realized.
 /// </summary>
-public abstract class PciCapability : IConfigWriteObserver
+public abstract class ConfigCapability : IConfigWriteObserver
 {
     private PciDevice? _device;
-
-    /// <summary>The capability ID.</summary>
-    public abstract byte Id { get; }
 
     /// <summary>Length in bytes, header included.</summary>
     public abstract int Length { get; }
@@ -35,7 +31,7 @@ public abstract class PciCapability : IConfigWriteObserver
         Initialize();
     }
 
-    /// <summary>Writes the power-on register values and masks (offsets relative to <see cref="Offset"/>).</summary>
+    /// <summary>Writes the power-on register values and masks (the device has written the list header).</summary>
     protected abstract void Initialize();
 
     /// <summary>Called under the device lock after a driver write touched this capability.</summary>
@@ -43,6 +39,17 @@ public abstract class PciCapability : IConfigWriteObserver
 
     /// <summary>Called under the device lock after the configuration space was restored to its power-on state.</summary>
     protected internal virtual void OnReset() { }
+}
+
+/// <summary>
+/// A capability in the standard list (0x40–0xFF). Subclasses declare their ID and length and write their power-on
+/// registers and write masks in <c>Initialize</c>; every byte not made writable there is read-only.
+/// The ID and next-pointer bytes are written by the device when it links the list.
+/// </summary>
+public abstract class PciCapability : ConfigCapability
+{
+    /// <summary>The capability ID.</summary>
+    public abstract byte Id { get; }
 
     /// <summary>Called once when the device is realized, after every capability is installed (e.g. to place BAR regions).</summary>
     protected internal virtual void OnRealized() { }
@@ -71,42 +78,11 @@ public abstract class PciCapability : IConfigWriteObserver
 /// <summary>
 /// An extended capability (from 0x100 in a 4 KiB space): a 32-bit header of ID, version and next offset, then data.
 /// </summary>
-public abstract class PciExtendedCapability : IConfigWriteObserver
+public abstract class PciExtendedCapability : ConfigCapability
 {
-    private PciDevice? _device;
-
     /// <summary>The extended capability ID.</summary>
     public abstract ushort Id { get; }
 
     /// <summary>Capability version (4 bits).</summary>
     public abstract byte Version { get; }
-
-    /// <summary>Length in bytes, header included (a multiple of 4).</summary>
-    public abstract int Length { get; }
-
-    /// <summary>Offset in configuration space, assigned when the device is realized (-1 before).</summary>
-    public int Offset { get; private set; } = -1;
-
-    /// <summary>The device that holds this capability.</summary>
-    protected PciDevice Device => _device ?? throw new InvalidOperationException("The capability is not installed in a device yet.");
-
-    /// <summary>The configuration space of the device.</summary>
-    protected ConfigSpace Config => Device.Config;
-
-    internal void Install(PciDevice device, int offset)
-    {
-        if (_device is not null) throw new PciDefinitionException($"{GetType().Name} is already installed in a device; create one capability object per device.");
-        _device = device;
-        Offset = offset;
-        Initialize();
-    }
-
-    /// <summary>Writes the power-on register values (after the header) and masks.</summary>
-    protected abstract void Initialize();
-
-    /// <summary>Called under the device lock after a driver write touched this capability.</summary>
-    public virtual void OnConfigWrite(int offset, int size, uint value) { }
-
-    /// <summary>Called under the device lock after a reset.</summary>
-    protected internal virtual void OnReset() { }
 }
