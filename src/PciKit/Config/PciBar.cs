@@ -147,9 +147,11 @@ public sealed class PciBar
 
     private static void CheckSize(ulong size, ulong min, ulong max, string what, string hint)
     {
+        if (size < min)
+            throw new PciDefinitionException($"A {what} must be at least {min} bytes; {size} is too small (use {min}).");
         if (!BitOperations.IsPow2(size))
             throw new PciDefinitionException($"A {what} must be a power of two in size; {size} is not (round up to {BitOperations.RoundUpToPowerOf2(size)}).");
-        if (size < min || size > max)
-            throw new PciDefinitionException($"A {what} must be between {min} and {max} bytes; {size} is not{(hint.Length > 0 ? "; " + hint : "")}.");
+        if (size > max)
+            throw new PciDefinitionException($"A {what} must be between {min} and {max} bytes; {size} is too large{(hint.Length > 0 ? "; " + hint : "")}.");
     }
 }

@@ -60,30 +60,30 @@ internal sealed class ConfigLayout(PciDevice device)
     private void LinkCapabilities(ConfigSpace cfg, List<(PciCapability Cap, int? Offset)> caps)
     {
         var used = new List<(int Start, int End, string Name)>();
-        int cursor = PciHeader.End;
         var offsets = new int[caps.Count];
+        // Explicit offsets first, so that automatic placement (first fit from 0x40) goes around them.
         for (int i = 0; i < caps.Count; i++)
         {
             var (cap, requested) = caps[i];
+            if (requested is not int r) continue;
             int length = cap.Length;
-            int offset;
-            if (requested is int r)
-            {
-                if (r < PciHeader.End || r % 4 != 0 || r + length > PciHeader.ConventionalSize)
-                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{r:x} (+{length}) must be dword-aligned and lie within 0x40–0xFF.");
-                offset = r;
-            }
-            else
-            {
-                offset = FirstFit(used, cursor, length, PciHeader.ConventionalSize)
-                    ?? throw new PciDefinitionException($"{cap.GetType().Name} ({length} bytes) does not fit in the standard capability area 0x40–0xFF; remove a capability or move one to an extended capability.");
-            }
+            if (r < PciHeader.End || r % 4 != 0 || r + length > PciHeader.ConventionalSize)
+                throw new PciDefinitionException($"{cap.GetType().Name} at 0x{r:x} (+{length}) must be dword-aligned and lie within 0x40–0xFF.");
             foreach (var (s, e, n) in used)
-                if (offset < e && s < offset + length)
-                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{offset:x} (+{length}) overlaps {n} at 0x{s:x}.");
+                if (r < e && s < r + length)
+                    throw new PciDefinitionException($"{cap.GetType().Name} at 0x{r:x} (+{length}) overlaps {n} at 0x{s:x}.");
+            used.Add((r, r + length, cap.GetType().Name));
+            offsets[i] = r;
+        }
+        for (int i = 0; i < caps.Count; i++)
+        {
+            var (cap, requested) = caps[i];
+            if (requested is not null) continue;
+            int length = cap.Length;
+            int offset = FirstFit(used, PciHeader.End, length, PciHeader.ConventionalSize)
+                ?? throw new PciDefinitionException($"{cap.GetType().Name} ({length} bytes) does not fit in the standard capability area 0x40–0xFF; remove a capability or move one to an extended capability.");
             used.Add((offset, offset + length, cap.GetType().Name));
             offsets[i] = offset;
-            cursor = Align4(offset + length);
         }
         for (int i = 0; i < caps.Count; i++)
         {

@@ -41,6 +41,7 @@ internal sealed class InProcessBackend(PciHostBus bus, PciHostBus.Slot slot) : I
         {
             if (offset < start || offset - start >= region.Size) continue;
             if (region is not MemoryRegion memory) { reason = $"'{region.Name}' is a register region"; return null; }
+            if (memory.ReadOnly) { reason = $"'{region.Name}' is read-only (a ROM); read it with MemoryRead"; return null; }
             if (length > region.Size - (offset - start)) { reason = $"the range runs past memory region '{region.Name}'"; return null; }
             reason = null;
             return new PciMemoryMapping(index, memory.Backing, offset - start, length, release: null);
