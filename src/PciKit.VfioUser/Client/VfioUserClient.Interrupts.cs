@@ -24,6 +24,20 @@ public sealed partial class VfioUserClient
         public IInterruptReceiver Receiver { get; } = receiver;
         public CancellationTokenSource Stop { get; } = new();
         public volatile bool Stopped;
+        /// <summary>Per vector, the epoll wait in progress; guarded by <see cref="Gate"/>. Whoever clears a completed one delivers its value.</summary>
+        public Task<ulong>?[] Pending { get; } = new Task<ulong>?[fds.Length];
+        public Lock Gate { get; } = new();
+
+        /// <summary>Takes the value of a wait the epoll thread completed but whose continuation has not run yet.</summary>
+        public bool TryClaimCompleted(int vector, Task<ulong>? expected, out ulong value)
+        {
+            using var _ = Gate.EnterScope();
+            var t = Pending[vector];
+            if (t is null || !t.IsCompletedSuccessfully || (expected is not null && t != expected)) { value = 0; return false; }
+            Pending[vector] = null;
+            value = t.Result;
+            return true;
+        }
     }
 
     /// <summary>
@@ -115,16 +129,18 @@ public sealed partial class VfioUserClient
         var fd = route.Fds[vector];
         while (!route.Stopped)
         {
-            ulong value;
+            Task<ulong> wait;
             try
             {
-                value = await fd.WaitAsync(route.Stop.Token).ConfigureAwait(false);
+                using (route.Gate.EnterScope()) wait = route.Pending[vector] = fd.WaitAsync(route.Stop.Token).AsTask();
+                await wait.ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or LinuxException)
             {
                 return;
             }
-            Deliver(route, vector, value, unmaskInline: true);
+            // The request path may have delivered this value already (see AfterReply).
+            if (route.TryClaimCompleted(vector, wait, out ulong value)) Deliver(route, vector, value, unmaskInline: true);
         }
     }
 
@@ -168,7 +184,8 @@ public sealed partial class VfioUserClient
             if (route is null || route.Stopped) continue;
             for (int i = 0; i < route.Fds.Length; i++)
             {
-                ulong value;
+                // A wake the epoll thread already read but has not delivered yet (its continuation is queued).
+                if (route.TryClaimCompleted(i, null, out ulong value)) Deliver(route, i, value, unmaskInline: false);
                 try
                 {
                     if (!route.Fds[i].TryRead(out value)) continue;
