@@ -104,6 +104,12 @@ public sealed partial class UnixSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits up to <paramref name="timeoutMilliseconds"/> (negative: forever) until the socket has data to read, or
+    /// the peer hung up (a receive then returns 0). Returns false on timeout.
+    /// </summary>
+    public bool WaitReadable(int timeoutMilliseconds) => Libc.PollOne(Handle, Libc.POLLIN, timeoutMilliseconds);
+
     /// <summary>Shuts down reading, writing or both; the peer sees end-of-file after a write shutdown.</summary>
     /// <param name="how">Which directions.</param>
     public void Shutdown(ShutdownMode how = ShutdownMode.Both)

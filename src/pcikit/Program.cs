@@ -16,6 +16,7 @@ public static class Program
         root.Subcommands.Add(DevicesCommand.Create(stdout));
         root.Subcommands.Add(LspciCommand.Create(stdout));
         root.Subcommands.Add(DemoCommand.Create(stdout));
+        root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

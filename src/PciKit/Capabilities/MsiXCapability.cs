@@ -150,6 +150,22 @@ public sealed class MsiXCapability : PciCapability
     }
 
     /// <summary>
+    /// Programs <paramref name="vector"/>'s table entry from the host side, as a VFIO-style transport does when its
+    /// client routes the vector to an eventfd and emulates the table itself (QEMU's vfio-user client never writes the
+    /// device's table). Unmasking delivers a pending vector. Caller holds the device lock.
+    /// </summary>
+    public void ProgramEntry(int vector, ulong address, uint data, bool masked)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(vector);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(vector, Vectors);
+        var entry = _table.AsSpan(vector * EntrySize, EntrySize);
+        BinaryPrimitives.WriteUInt64LittleEndian(entry, address);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[8..], data);
+        BinaryPrimitives.WriteUInt32LittleEndian(entry[VectorControl..], masked ? 1u : 0u);
+        if (!masked) DeliverPending();
+    }
+
+    /// <summary>
     /// Signals <paramref name="vector"/>. Returns true if a message was sent; false if MSI-X is disabled, the vector is
     /// out of range, masked (its PBA bit is set) or Bus Master is off. Caller holds the device lock.
     /// </summary>

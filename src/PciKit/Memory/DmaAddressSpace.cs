@@ -38,12 +38,28 @@ public abstract class DmaWindow
     /// <summary>What the device may do.</summary>
     public DmaAccess Access { get; }
 
+    private int _inFlight;
+
+    /// <summary>True when no access is using the window (after removal, it is safe to release then).</summary>
+    public bool IsIdle => Volatile.Read(ref _inFlight) == 0;
+
+    internal void Enter() => Interlocked.Increment(ref _inFlight);
+    internal void Leave() => Interlocked.Decrement(ref _inFlight);
+
     /// <summary>Copies from <paramref name="offset"/> within the window (already bounds-checked by the space).</summary>
     protected internal abstract bool Read(ulong offset, Span<byte> destination);
     /// <summary>Copies to <paramref name="offset"/> within the window (already bounds-checked by the space).</summary>
     protected internal abstract bool Write(ulong offset, ReadOnlySpan<byte> source);
-    /// <summary>Releases what backs the window; called once, after the window left the space.</summary>
-    protected internal virtual void Release() { }
+    private int _released;
+
+    /// <summary>Releases what backs the window (once); call it after the window left its space and is idle.</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0) OnRelease();
+    }
+
+    /// <summary>Frees what backs the window; called once by <see cref="Release"/>.</summary>
+    protected virtual void OnRelease() { }
 }
 
 /// <summary>A DMA window backed by memory this process can address (its own buffers, or another process's memory it mapped).</summary>
@@ -82,7 +98,7 @@ public sealed class MemoryDmaWindow : DmaWindow
     }
 
     /// <inheritdoc />
-    protected internal override void Release()
+    protected override void OnRelease()
     {
         if (_ownsMemory) Memory.Dispose();
     }
@@ -91,8 +107,10 @@ public sealed class MemoryDmaWindow : DmaWindow
 /// <summary>
 /// A device's DMA address space: a sorted set of non-overlapping windows. An access that spans adjacent windows is
 /// split across them; an access that touches unmapped addresses or a window without the needed right fails as a
-/// whole (nothing is copied). Unmapping waits for accesses in flight: once <see cref="TryUnmap"/> returns, nothing
-/// touches the window again.
+/// whole (nothing is copied). Accesses do not hold the space's lock while they copy (a window may be a message
+/// channel that takes a round trip): each window counts the accesses in flight. <see cref="TryUnmap"/> waits for
+/// them, so once it returns nothing touches the window again; <see cref="TryRemove"/> lets a caller that must keep
+/// serving while it waits (a transport's reader thread) do the waiting itself.
 /// </summary>
 public sealed class DmaAddressSpace : IDmaSpace, IDisposable
 {
@@ -122,71 +140,120 @@ public sealed class DmaAddressSpace : IDmaSpace, IDisposable
         return true;
     }
 
-    /// <summary>Removes the window that starts at <paramref name="address"/> with exactly <paramref name="length"/> bytes and releases it.</summary>
+    /// <summary>Removes the window that starts at <paramref name="address"/> with exactly <paramref name="length"/> bytes, waits until no access uses it, and releases it.</summary>
     public bool TryUnmap(ulong address, ulong length)
     {
-        DmaWindow removed;
-        using (_lock.EnterScope())
-        {
-            var windows = _windows;
-            int i = LowerBound(windows, address);
-            if (i >= windows.Length || windows[i].Address != address || windows[i].Length != length) return false;
-            removed = windows[i];
-            var next = new DmaWindow[windows.Length - 1];
-            Array.Copy(windows, next, i);
-            Array.Copy(windows, i + 1, next, i, windows.Length - i - 1);
-            _windows = next;
-        }
+        if (!TryRemove(address, length, out var removed)) return false;
+        SpinWait.SpinUntil(() => removed.IsIdle);
         removed.Release();
+        return true;
+    }
+
+    /// <summary>
+    /// Removes the window that starts at <paramref name="address"/> with exactly <paramref name="length"/> bytes. No
+    /// new access can reach it; the caller waits for <see cref="DmaWindow.IsIdle"/> and then calls
+    /// <see cref="DmaWindow.Release"/>.
+    /// </summary>
+    public bool TryRemove(ulong address, ulong length, out DmaWindow removed)
+    {
+        using var _ = _lock.EnterScope();
+        var windows = _windows;
+        int i = LowerBound(windows, address);
+        if (i >= windows.Length || windows[i].Address != address || windows[i].Length != length)
+        {
+            removed = null!;
+            return false;
+        }
+        removed = windows[i];
+        var next = new DmaWindow[windows.Length - 1];
+        Array.Copy(windows, next, i);
+        Array.Copy(windows, i + 1, next, i, windows.Length - i - 1);
+        _windows = next;
         return true;
     }
 
     /// <summary>Removes and releases every window.</summary>
     public void UnmapAll()
     {
-        DmaWindow[] removed;
-        using (_lock.EnterScope())
+        foreach (var w in RemoveAll())
         {
-            removed = _windows;
-            _windows = [];
+            SpinWait.SpinUntil(() => w.IsIdle);
+            w.Release();
         }
-        foreach (var w in removed) w.Release();
+    }
+
+    /// <summary>Removes every window and returns them; the caller waits for each to be idle and releases it.</summary>
+    public DmaWindow[] RemoveAll()
+    {
+        using var _ = _lock.EnterScope();
+        var removed = _windows;
+        _windows = [];
+        return removed;
     }
 
     /// <inheritdoc />
     public bool TryRead(ulong address, Span<byte> destination)
     {
-        using var _ = _lock.EnterScope();
-        if (!Covers(address, (ulong)destination.Length, DmaAccess.Read, out int first)) return false;
-        var windows = _windows;
-        int done = 0;
-        for (int i = first; done < destination.Length; i++)
+        if (!TryBegin(address, (ulong)destination.Length, DmaAccess.Read, out var windows, out int first, out int last)) return false;
+        try
         {
-            var w = windows[i];
-            ulong at = address + (ulong)done;
-            int n = (int)Math.Min((ulong)(destination.Length - done), w.Last - at + 1);
-            if (!w.Read(at - w.Address, destination.Slice(done, n))) return false;
-            done += n;
+            int done = 0;
+            for (int i = first; done < destination.Length; i++)
+            {
+                var w = windows[i];
+                ulong at = address + (ulong)done;
+                int n = (int)Math.Min((ulong)(destination.Length - done), w.Last - at + 1);
+                if (!w.Read(at - w.Address, destination.Slice(done, n))) return false;
+                done += n;
+            }
+            return true;
         }
-        return true;
+        finally
+        {
+            End(windows, first, last);
+        }
     }
 
     /// <inheritdoc />
     public bool TryWrite(ulong address, ReadOnlySpan<byte> source)
     {
-        using var _ = _lock.EnterScope();
-        if (!Covers(address, (ulong)source.Length, DmaAccess.Write, out int first)) return false;
-        var windows = _windows;
-        int done = 0;
-        for (int i = first; done < source.Length; i++)
+        if (!TryBegin(address, (ulong)source.Length, DmaAccess.Write, out var windows, out int first, out int last)) return false;
+        try
         {
-            var w = windows[i];
-            ulong at = address + (ulong)done;
-            int n = (int)Math.Min((ulong)(source.Length - done), w.Last - at + 1);
-            if (!w.Write(at - w.Address, source.Slice(done, n))) return false;
-            done += n;
+            int done = 0;
+            for (int i = first; done < source.Length; i++)
+            {
+                var w = windows[i];
+                ulong at = address + (ulong)done;
+                int n = (int)Math.Min((ulong)(source.Length - done), w.Last - at + 1);
+                if (!w.Write(at - w.Address, source.Slice(done, n))) return false;
+                done += n;
+            }
+            return true;
         }
+        finally
+        {
+            End(windows, first, last);
+        }
+    }
+
+    /// <summary>Under the lock: checks coverage and marks the windows [first, last] of the snapshot as in use.</summary>
+    private bool TryBegin(ulong address, ulong length, DmaAccess need, out DmaWindow[] windows, out int first, out int last)
+    {
+        using var _ = _lock.EnterScope();
+        windows = _windows;
+        last = -1;
+        if (!Covers(address, length, need, out first)) return false;
+        if (length == 0) { first = 0; return true; }
+        ulong end = address + length - 1;
+        for (last = first; windows[last].Last < end; last++) { }
+        for (int i = first; i <= last; i++) windows[i].Enter();
         return true;
+    }
+
+    private static void End(DmaWindow[] windows, int first, int last)
+    {
+        for (int i = first; i <= last; i++) windows[i].Leave();
     }
 
     /// <summary>True when every byte of [address, +length) lies in windows that are adjacent and grant <paramref name="need"/>.</summary>
