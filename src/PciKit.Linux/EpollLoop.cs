@@ -85,9 +85,9 @@ internal sealed class EpollLoop
 
         internal ulong Id { get; }
 
-        internal async ValueTask<ulong> WaitAsync(CancellationToken cancellationToken)
+        internal async ValueTask<ulong> WaitAsync(CancellationToken cancellationToken, bool consume = true)
         {
-            var waiter = new Waiter(this, cancellationToken);
+            var waiter = new Waiter(this, cancellationToken, consume);
             lock (this)
             {
                 ObjectDisposedException.ThrowIf(_closed, _owner);
@@ -122,8 +122,15 @@ internal sealed class EpollLoop
 
                 try
                 {
-                    while (_waiters.First is { } first && _owner.TryReadCore(out ulong value))
+                    while (_waiters.First is { } first)
                     {
+                        // A readiness-only waiter (EventFd.WaitReadableAsync) completes without consuming the counter.
+                        ulong value = 0;
+                        if (first.Value.Consume && !_owner.TryReadCore(out value))
+                        {
+                            break;
+                        }
+
                         _waiters.RemoveFirst();
                         first.Value.TrySetResult(value);
                     }
@@ -187,13 +194,17 @@ internal sealed class EpollLoop
             private readonly Registration _registration;
             private readonly CancellationToken _token;
 
-            internal Waiter(Registration registration, CancellationToken token)
+            internal Waiter(Registration registration, CancellationToken token, bool consume)
                 : base(TaskCreationOptions.RunContinuationsAsynchronously)
             {
                 _registration = registration;
                 _token = token;
+                Consume = consume;
                 Node = new LinkedListNode<Waiter>(this);
             }
+
+            /// <summary>False for a readiness-only wait.</summary>
+            internal bool Consume { get; }
 
             internal LinkedListNode<Waiter> Node { get; }
 

@@ -147,6 +147,28 @@ public sealed class EventFd : IDisposable
         return GetRegistration().WaitAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Waits until the counter is non-zero without consuming it (readiness only), on the shared epoll thread. Lets a
+    /// caller read the counter itself under its own lock, so that reading and acting on a signal are one step.
+    /// Completes synchronously when the counter is already non-zero.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    public ValueTask WaitReadableAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Libc.PollOne(Handle, Libc.POLLIN, 0))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(GetRegistration().WaitAsync(cancellationToken, consume: false).AsTask());
+    }
+
     /// <summary>Fails pending asynchronous waits and closes the descriptor.</summary>
     public void Dispose()
     {

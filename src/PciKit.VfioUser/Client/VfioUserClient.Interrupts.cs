@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using PciKit.Device;
 using PciKit.Driver;
 using PciKit.Linux;
@@ -24,28 +25,18 @@ public sealed partial class VfioUserClient
         public IInterruptReceiver Receiver { get; } = receiver;
         public CancellationTokenSource Stop { get; } = new();
         public volatile bool Stopped;
-        /// <summary>Per vector, the epoll wait in progress; guarded by <see cref="Gate"/>. Whoever clears a completed one delivers its value.</summary>
-        public Task<ulong>?[] Pending { get; } = new Task<ulong>?[fds.Length];
+        /// <summary>INTx fired and is automasked by the server; the client unmasks once the line is down.</summary>
+        public volatile bool UnmaskPending;
+        /// <summary>Held across reading an eventfd and signalling what it read, so a reader that finds the counter empty knows the signal was delivered.</summary>
         public Lock Gate { get; } = new();
-
-        /// <summary>Takes the value of a wait the epoll thread completed but whose continuation has not run yet.</summary>
-        public bool TryClaimCompleted(int vector, Task<ulong>? expected, out ulong value)
-        {
-            using var _ = Gate.EnterScope();
-            var t = Pending[vector];
-            if (t is null || !t.IsCompletedSuccessfully || (expected is not null && t != expected)) { value = 0; return false; }
-            Pending[vector] = null;
-            value = t.Result;
-            return true;
-        }
     }
 
     /// <summary>
     /// Creates <paramref name="count"/> eventfds, attaches them with DEVICE_SET_IRQS (DATA_EVENTFD | ACTION_TRIGGER,
     /// in batches of the server's max_msg_fds) and waits on them on the shared epoll thread. Each wake calls
     /// <see cref="IInterruptReceiver.Signal"/> once per counter unit (once per interrupt the server raised), so
-    /// <see cref="InterruptVector"/> counts interrupts, not wake-ups. After each INTx wake the client sends
-    /// ACTION_UNMASK (the VFIO automask model). Returns address <see cref="MsiAddress"/>, data = vector for MSI/MSI-X;
+    /// <see cref="InterruptVector"/> counts interrupts, not wake-ups. After an INTx wake the client sends
+    /// ACTION_UNMASK once the line is down (the VFIO automask model; see <see cref="TryUnmaskIntx"/>). Returns address <see cref="MsiAddress"/>, data = vector for MSI/MSI-X;
     /// nothing for INTx.
     /// </summary>
     public IReadOnlyList<MsiMessage> AttachInterrupts(PciInterruptKind kind, int count, IInterruptReceiver receiver)
@@ -129,73 +120,86 @@ public sealed partial class VfioUserClient
         var fd = route.Fds[vector];
         while (!route.Stopped)
         {
-            Task<ulong> wait;
             try
             {
-                using (route.Gate.EnterScope()) wait = route.Pending[vector] = fd.WaitAsync(route.Stop.Token).AsTask();
-                await wait.ConfigureAwait(false);
+                await fd.WaitReadableAsync(route.Stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or LinuxException)
             {
                 return;
             }
-            // The request path may have delivered this value already (see AfterReply).
-            if (route.TryClaimCompleted(vector, wait, out ulong value)) Deliver(route, vector, value, unmaskInline: true);
+            DrainVector(route, vector);
+            if (route.UnmaskPending) TryUnmaskIntx(route);
         }
     }
 
-    private void Deliver(InterruptRoute route, int vector, ulong value, bool unmaskInline)
+    /// <summary>
+    /// Reads vector <paramref name="vector"/>'s counter and calls <see cref="IInterruptReceiver.Signal"/> once per unit,
+    /// both under the route's gate: a concurrent reader that finds the counter empty has waited for this delivery.
+    /// </summary>
+    private static void DrainVector(InterruptRoute route, int vector)
     {
+        using var _ = route.Gate.EnterScope();
         if (route.Stopped) return;
+        ulong value;
+        try
+        {
+            if (!route.Fds[vector].TryRead(out value)) return;
+        }
+        catch (Exception e) when (e is ObjectDisposedException or LinuxException)
+        {
+            return; // detached meanwhile
+        }
         ulong signals = Math.Min(value, MaxSignalsPerWake);
         for (ulong i = 0; i < signals; i++) route.Receiver.Signal(vector);
-        if (route.Kind != PciInterruptKind.Intx) return;
-        if (unmaskInline) UnmaskIntx(route);
-        else ThreadPool.UnsafeQueueUserWorkItem(static s => s.Client.UnmaskIntx(s.Route), (Client: this, Route: route), preferLocal: false);
+        if (route.Kind == PciInterruptKind.Intx) route.UnmaskPending = true;
     }
 
-    /// <summary>ACTION_UNMASK | DATA_NONE for INTx, so a line that is still asserted fires again. Runs off the request path.</summary>
-    private void UnmaskIntx(InterruptRoute route)
+    /// <summary>
+    /// INTx is automasked by the server after each delivery (VFIO's model), and an unmask while the line is still
+    /// asserted delivers it again. The client therefore unmasks (SET_IRQS ACTION_UNMASK | DATA_NONE) only once the
+    /// line is down — Interrupt Status clear in the Status register, or Interrupt Disable set — which it checks after
+    /// each wake and after each access the driver makes while an unmask is pending (the driver's acknowledgement).
+    /// A driver thus sees one interrupt per assertion of the line, as on the in-process bus. Returns true when sent.
+    /// </summary>
+    private bool TryUnmaskIntx(InterruptRoute route)
     {
         try
         {
             using (_lock.EnterScope())
             {
-                if (route.Stopped || _disconnected) return;
+                if (!route.UnmaskPending || route.Stopped || _disconnected) return false;
+                int n = new RegionAccess(4, VfioPciRegion.Config, 4).Write(_request);
+                var reply = Request(VfioUserCommand.RegionRead, _request.AsSpan(0, n));
+                if (reply.Length != RegionAccess.FixedSize + 4) return false;
+                uint commandStatus = BinaryPrimitives.ReadUInt32LittleEndian(reply[RegionAccess.FixedSize..]);
+                bool disabled = (commandStatus & 0x400) != 0, asserted = (commandStatus & (0x08u << 16)) != 0;
+                if (asserted && !disabled) return false;
+                route.UnmaskPending = false;
                 SetIrqs(SetIrqsRequest.DataNone | SetIrqsRequest.ActionUnmask, VfioPciIrq.Intx, 0, 1, default);
+                return true;
             }
         }
         catch (Exception e) when (e is VfioUserException or TimeoutException or ObjectDisposedException)
         {
-            // The next INTx attach starts unmasked; a lost connection is reported to the next request.
+            return false; // a lost connection is reported to the next request
         }
     }
 
     /// <summary>
-    /// After a reply: delivers what the server signalled before it replied (when
+    /// After a driver access: delivers what the server signalled before it replied (when
     /// <see cref="VfioUserClientOptions.DeliverInterruptsWithReplies"/>), so register writes that raise an interrupt
-    /// are observed when they return. Called without the lock held.
+    /// are observed when they return, and unmasks INTx if the access brought the line down. Called without the lock.
     /// </summary>
     private void AfterReply()
     {
-        if (!_options.DeliverInterruptsWithReplies || Volatile.Read(ref _routeCount) == 0) return;
+        if (Volatile.Read(ref _routeCount) == 0) return;
+        bool drain = _options.DeliverInterruptsWithReplies;
         foreach (var route in _routes)
         {
             if (route is null || route.Stopped) continue;
-            for (int i = 0; i < route.Fds.Length; i++)
-            {
-                // A wake the epoll thread already read but has not delivered yet (its continuation is queued).
-                if (route.TryClaimCompleted(i, null, out ulong value)) Deliver(route, i, value, unmaskInline: false);
-                try
-                {
-                    if (!route.Fds[i].TryRead(out value)) continue;
-                }
-                catch (Exception e) when (e is ObjectDisposedException or LinuxException)
-                {
-                    break; // detached meanwhile
-                }
-                Deliver(route, i, value, unmaskInline: false);
-            }
+            if (drain) for (int i = 0; i < route.Fds.Length; i++) DrainVector(route, i);
+            if (route.UnmaskPending && TryUnmaskIntx(route) && drain) DrainVector(route, 0);
         }
     }
 
@@ -203,6 +207,8 @@ public sealed partial class VfioUserClient
     {
         route.Stopped = true;
         route.Stop.Cancel();
+        route.Gate.Enter(); // wait for a delivery in progress
+        route.Gate.Exit();
     }
 
     private static void DisposeRoute(InterruptRoute route)

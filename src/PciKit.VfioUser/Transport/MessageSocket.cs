@@ -140,7 +140,7 @@ internal sealed class MessageSocket : IDisposable
     /// <summary>Closes the socket; a blocked <see cref="Receive"/> returns <see cref="ReceiveResult.Closed"/>.</summary>
     public void Shutdown()
     {
-        try { _socket.Shutdown(); } catch (LinuxException) { }
+        try { _socket.Shutdown(); } catch (Exception e) when (e is LinuxException or ObjectDisposedException) { } // already closed by the other side or a concurrent Dispose
     }
 
     public void Dispose()

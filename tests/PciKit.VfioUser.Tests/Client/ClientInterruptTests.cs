@@ -52,7 +52,7 @@ public sealed class ClientInterruptTests
     }
 
     [Fact]
-    public void Intx_wake_is_followed_by_an_unmask_and_a_signal_raised_before_a_reply_is_seen_when_the_call_returns()
+    public void Intx_wake_is_followed_by_an_unmask_once_the_line_is_down_and_a_signal_raised_before_a_reply_is_seen_when_the_call_returns()
     {
         var (client, server, _) = ClientTestSupport.Connect();
         using var _c = client;
@@ -72,6 +72,12 @@ public sealed class ClientInterruptTests
             {
                 line!.Signal();
                 s.ReplyOk(w);
+            }
+            // Before unmasking, the client checks that the line is down (Command/Status, config offset 4).
+            using (var status = s.Expect(VfioUserCommand.RegionRead))
+            {
+                Assert.Equal(Hex("0400000000000000 07000000 04000000"), status.Payload);
+                s.ServeConfigRead(status);
             }
             using (var u = s.Expect(VfioUserCommand.DeviceSetIrqs))
             {
