@@ -60,18 +60,31 @@ public abstract partial class PciDevice
         }
         if (!IsDecoding(bar, b))
         {
-            Counters.Increment(ref Counters.BarAccessesWhileDisabled);
-            if (ShouldLog(GuestErrorKind.BarAccess, out int suppressed))
-                WriteGuestError(suppressed, $"BAR {bar} {(write ? "write" : "read")} at 0x{offset:x} while the BAR is not decoding (Command register, power state or ROM enable)");
+            BarAccessWhileDisabled(bar, offset, write);
             return false;
         }
         if (!b.TryFind(offset, size, out region, out rel) || (region is RegisterRegion r && !r.Accepts(rel, size)))
         {
-            InvalidBarAccess(bar, offset, size, write, region is null ? "outside every region" : $"not a valid access to '{region.Name}'");
+            InvalidRegionAccess(bar, offset, size, write, region);
             return false;
         }
         return true;
     }
+
+    // The fault paths below are kept out of line so that the hot path (TryResolve is inlined into BarRead/BarWrite)
+    // does not carry their interpolated-string-handler locals, which the JIT zero-initialises in every prolog.
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void BarAccessWhileDisabled(int bar, ulong offset, bool write)
+    {
+        Counters.Increment(ref Counters.BarAccessesWhileDisabled);
+        if (ShouldLog(GuestErrorKind.BarAccess, out int suppressed))
+            WriteGuestError(suppressed, $"BAR {bar} {(write ? "write" : "read")} at 0x{offset:x} while the BAR is not decoding (Command register, power state or ROM enable)");
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void InvalidRegionAccess(int bar, ulong offset, int size, bool write, BarRegion? region) =>
+        InvalidBarAccess(bar, offset, size, write, region is null ? "outside every region" : $"not a valid access to '{region.Name}'");
 
     /// <summary>True when BAR <paramref name="bar"/> currently decodes: its space is enabled in the Command register, the function is in D0, and for the ROM its enable bit is set.</summary>
     public bool IsDecoding(int bar) => GetBar(bar) is { } b && IsDecoding(bar, b);
@@ -126,6 +139,7 @@ public abstract partial class PciDevice
         return false;
     }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void InvalidBarAccess(int bar, ulong offset, int size, bool write, string why)
     {
         Counters.Increment(ref Counters.InvalidBarAccesses);

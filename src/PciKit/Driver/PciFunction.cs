@@ -28,6 +28,7 @@ public sealed partial class PciFunction : IDisposable
     private readonly PciInterruptSet?[] _interrupts = new PciInterruptSet?[3];
     private bool _open;
     private bool _disposed;
+    private int _configSize; // the backend's ConfigSpaceSize, read at Open: saves an interface call per access
 
     /// <summary>Wraps <paramref name="backend"/>; the function owns it and disposes it.</summary>
     public PciFunction(IPciBackend backend)
@@ -55,6 +56,7 @@ public sealed partial class PciFunction : IDisposable
         if (_open) throw new PciDriverException($"The session to {Address} is already open.");
         _backend.Open();
         for (int i = 0; i < _barSizes.Length; i++) _barSizes[i] = _backend.GetBarSize(i);
+        _configSize = _backend.ConfigSpaceSize;
         _open = true;
     }
 
@@ -114,7 +116,7 @@ public sealed partial class PciFunction : IDisposable
     private void CheckConfig(int offset, int size)
     {
         EnsureOpen();
-        if ((uint)offset > (uint)(ConfigSpaceSize - size) || (offset & (size - 1)) != 0) ThrowBadConfigOffset(offset, size);
+        if ((uint)offset > (uint)(_configSize - size) || (offset & (size - 1)) != 0) ThrowBadConfigOffset(offset, size);
     }
 
     private void ThrowBadConfigOffset(int offset, int size) =>
