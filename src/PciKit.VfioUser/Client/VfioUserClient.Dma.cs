@@ -54,6 +54,7 @@ public sealed partial class VfioUserClient
                 else
                 {
                     memory = new NativeMemoryBlock(length);
+                    EnsureIdleDmaService();
                 }
 
                 var map = new DmaMapRequest(DmaMapRequest.Size32, DmaMapRequest.FlagRead | DmaMapRequest.FlagWrite, 0, iova, rounded);

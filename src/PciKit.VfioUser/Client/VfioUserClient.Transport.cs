@@ -87,6 +87,54 @@ public sealed partial class VfioUserClient
         }
     }
 
+    private Thread? _idleDma;
+
+    /// <summary>
+    /// Starts, once, the thread that serves the server's DMA_READ/DMA_WRITE while no request is in flight (a device
+    /// may DMA while the driver only waits for an interrupt). Only windows without an fd produce such messages, so it
+    /// runs only in <see cref="DmaMode.Messages"/>; while a request is in flight its own thread serves them.
+    /// </summary>
+    private void EnsureIdleDmaService()
+    {
+        if (_idleDma is not null) return;
+        _idleDma = new Thread(ServeWhileIdle) { IsBackground = true, Name = "vfio-user client DMA" };
+        _idleDma.Start();
+    }
+
+    private void ServeWhileIdle()
+    {
+        while (!_disconnected && Volatile.Read(ref _disposed) == 0)
+        {
+            try
+            {
+                if (!_socket.Socket.WaitReadable(TimeSpan.FromMilliseconds(200))) continue;
+                if (!_lock.TryEnter())
+                {
+                    Thread.Sleep(1); // a request is in flight: its thread reads the socket
+                    continue;
+                }
+                try
+                {
+                    if (_disconnected || !_socket.Socket.WaitReadable(TimeSpan.Zero)) continue;
+                    var result = _socket.Receive();
+                    if (result == ReceiveResult.Closed) { _disconnected = true; return; }
+                    var header = _socket.Header;
+                    if (result == ReceiveResult.Refused) { if (!header.IsReply) ReplyError(header, _socket.LastError.Errno); continue; }
+                    if (!header.IsReply) ServeServerCommand(header, _socket.Payload);
+                    // else: a late reply to a request that timed out; dropped, as AwaitReply does.
+                }
+                finally
+                {
+                    _lock.Exit();
+                }
+            }
+            catch (Exception e) when (e is LinuxException or ObjectDisposedException or VfioUserException)
+            {
+                return;
+            }
+        }
+    }
+
     /// <summary>Serves DMA_READ/DMA_WRITE against the client's DMA buffers; anything else gets EINVAL.</summary>
     private void ServeServerCommand(in VfioUserHeader header, ReadOnlySpan<byte> payload)
     {

@@ -148,6 +148,26 @@ public abstract class EduDriverContract : IDisposable
     }
 
     [Fact]
+    public async Task Dma_completes_while_the_driver_only_waits_for_the_interrupt()
+    {
+        using var driver = Attach();
+        var f = driver.Function;
+        var vector = driver.EnableInterrupts(PciInterruptKind.Msi);
+        using var source = f.AllocateDmaBuffer(256, addressBits: 28);
+        using var sink = f.AllocateDmaBuffer(256, addressBits: 28);
+        for (int i = 0; i < 256; i++) source.Span[i] = (byte)(255 - i);
+        f.MemoryWrite64(0, 0x80, source.DeviceAddress);
+        f.MemoryWrite64(0, 0x88, 0x40000);
+        f.MemoryWrite64(0, 0x90, 256);
+        f.MemoryWrite64(0, 0x98, 0x1 | 0x4); // RAM → device, interrupt when done; then only wait
+        Assert.True(await vector.WaitAsync().AsTask().WaitAsync(Timeout) >= 1);
+        Assert.Equal(0x100u, driver.InterruptStatus);
+        driver.Acknowledge(0x100);
+        driver.Dma(toDevice: false, sink.DeviceAddress, 0, 256, interrupt: false, Timeout);
+        Assert.Equal(source.Span.ToArray(), sink.Span.ToArray());
+    }
+
+    [Fact]
     public void Dma_outside_the_device_buffer_is_refused_and_the_device_keeps_working()
     {
         using var driver = Attach();
