@@ -85,7 +85,9 @@ internal sealed class ServerInterrupts(PciDevice device, IPciLog log) : IInterru
             line.Fds[v] = null;
             line.Masked[v] = false;
             line.Pending[v] = false;
-            if (index == VfioPciIrq.MsiX) device.MsiX!.ProgramEntry(v, 0, 0, masked: true);
+            // Unrouted, not masked: what the device signals while the index is disabled is dropped (as with VFIO), not
+            // latched in the PBA and replayed as a spurious interrupt when the client attaches an eventfd again.
+            if (index == VfioPciIrq.MsiX) device.MsiX!.ProgramEntry(v, 0, 0, masked: false);
         }
     }
 

@@ -140,7 +140,8 @@ internal sealed class MessageSocket : IDisposable
     /// <summary>Closes the socket; a blocked <see cref="Receive"/> returns <see cref="ReceiveResult.Closed"/>.</summary>
     public void Shutdown()
     {
-        try { _socket.Shutdown(); } catch (Exception e) when (e is LinuxException or ObjectDisposedException) { } // already closed by the other side or a concurrent Dispose
+        // The connection may be closing on its own thread at the same moment (the client left): then the socket is already disposed.
+        try { _socket.Shutdown(); } catch (Exception e) when (e is LinuxException or ObjectDisposedException) { }
     }
 
     public void Dispose()
