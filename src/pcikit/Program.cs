@@ -17,6 +17,7 @@ public static class Program
         root.Subcommands.Add(LspciCommand.Create(stdout));
         root.Subcommands.Add(DemoCommand.Create(stdout));
         root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
+        root.Subcommands.Add(ProbeCommand.Create(stdout));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -35,9 +36,9 @@ public static class Program
             stderr.WriteLine($"pcikit: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is PciException or ArgumentException or IOException or InvalidOperationException or TimeoutException)
+        catch (Exception e) when (e is PciException or ArgumentException or IOException or InvalidOperationException or TimeoutException or InsufficientMemoryException)
         {
-            stderr.WriteLine($"pcikit: {e.Message}");
+            stderr.WriteLine($"pcikit: {e.Message.Split('\n')[0].Trim()}");
             return 1;
         }
     }

@@ -54,8 +54,8 @@ public sealed partial class VfioUserClient
                 else
                 {
                     memory = new NativeMemoryBlock(length);
-                    EnsureIdleDmaService();
                 }
+                EnsureIdleDmaService(); // a server may DMA by message into any window, with or without an fd
 
                 var map = new DmaMapRequest(DmaMapRequest.Size32, DmaMapRequest.FlagRead | DmaMapRequest.FlagWrite, 0, iova, rounded);
                 int n = map.Write(_request);

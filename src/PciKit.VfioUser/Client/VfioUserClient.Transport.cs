@@ -91,8 +91,8 @@ public sealed partial class VfioUserClient
 
     /// <summary>
     /// Starts, once, the thread that serves the server's DMA_READ/DMA_WRITE while no request is in flight (a device
-    /// may DMA while the driver only waits for an interrupt). Only windows without an fd produce such messages, so it
-    /// runs only in <see cref="DmaMode.Messages"/>; while a request is in flight its own thread serves them.
+    /// may DMA while the driver only waits for an interrupt). It starts with the first DMA mapping (a server may use
+    /// messages for any window, fd or not); while a request is in flight, that request's thread serves them.
     /// </summary>
     private void EnsureIdleDmaService()
     {

@@ -153,6 +153,7 @@ public sealed partial class VfioUserClient : IPciBackend
             throw new VfioUserException($"The vfio-user server answered version {version.Major}.{version.Minor} to our {offer.Major}.{offer.Minor}; it must not be higher.",
                 (int)VfioUserCommand.Version, 0);
         _serverCaps = version.Capabilities;
+        ProtocolVersion = (version.Major, version.Minor);
     }
 
     private IrqInfo QueryIrq(uint index)
@@ -165,6 +166,23 @@ public sealed partial class VfioUserClient : IPciBackend
     }
 
     // ------------------------------------------------------------------ IPciBackend: session
+
+    /// <summary>The protocol version the server answered.</summary>
+    public (int Major, int Minor) ProtocolVersion { get; private set; }
+
+    /// <summary>Most fds the server accepts in one message (its <c>max_msg_fds</c>).</summary>
+    public long ServerMaxMessageFds => _serverCaps.MaxMessageFds;
+
+    /// <summary>Largest data transfer the server accepts in one message (its <c>max_data_xfer_size</c>).</summary>
+    public ulong ServerMaxDataTransferSize => _serverCaps.MaxDataTransferSize;
+
+    /// <summary>The regions 0–8 as the server described them (BAR0–5, ROM, config, VGA).</summary>
+    public IReadOnlyList<VfioUserRegionInfo> Regions => _regions
+        .Select((r, i) => r is null
+            ? new VfioUserRegionInfo(i, 0, false, false, false, [])
+            : new VfioUserRegionInfo(i, r.Size, (r.Flags & VfioRegionInfoFlags.Read) != 0, (r.Flags & VfioRegionInfoFlags.Write) != 0,
+                (r.Flags & VfioRegionInfoFlags.Mmap) != 0, (r.SparseAreas ?? []).Select(a => (a.Offset, a.Size)).ToArray()))
+        .ToArray();
 
     /// <summary>Checks that the connection is usable; the connection itself is the exclusive session.</summary>
     public void Open()

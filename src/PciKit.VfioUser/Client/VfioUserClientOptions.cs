@@ -39,3 +39,12 @@ public sealed record VfioUserClientOptions
     /// <summary>The PCI address the function reports (vfio-user does not carry one); 0000:00:00.0 by default.</summary>
     public PciAddress Address { get; init; }
 }
+
+/// <summary>One vfio-user region as the server describes it.</summary>
+/// <param name="Index">0–5 BARs, 6 ROM, 7 config, 8 VGA.</param>
+/// <param name="Size">Size in bytes (0: absent).</param>
+/// <param name="Readable">READ flag.</param>
+/// <param name="Writable">WRITE flag.</param>
+/// <param name="Mappable">MMAP flag (the server sent an fd).</param>
+/// <param name="SparseAreas">With a SPARSE_MMAP capability: the mmap-able parts; empty when the whole region is.</param>
+public sealed record VfioUserRegionInfo(int Index, ulong Size, bool Readable, bool Writable, bool Mappable, IReadOnlyList<(ulong Offset, ulong Size)> SparseAreas);

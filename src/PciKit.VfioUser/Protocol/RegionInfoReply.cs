@@ -26,6 +26,13 @@ internal static class RegionInfoReply
         sparseAreas = null;
         if (!RegionInfo.TryParse(payload, out info, out error)) return false;
         if (info.Index != index) return Wire.Fail(out error, LinuxErrno.EINVAL, "region info reply for another region");
+        // A reply whose argsz exceeds what came back was truncated to the caller's argsz: ask again with that size.
+        // (libvfio-user also drops the CAPS flag from such a reply, so this check comes before the flag's.)
+        if (info.ArgSz > (uint)payload.Length)
+        {
+            needsRetry = true;
+            return Wire.Ok(out error);
+        }
         if ((info.Flags & VfioRegionInfoFlags.Caps) == 0) return Wire.Ok(out error);
         if (info.CapOffset == 0 || info.ArgSz > (uint)payload.Length)
         {

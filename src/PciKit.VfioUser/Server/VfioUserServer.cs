@@ -111,6 +111,7 @@ public sealed class VfioUserServer : IDisposable
             }
             var connection = new ServerConnection(this, client, _options);
             _current = connection;
+            if (_stopping) connection.Shutdown(); // Dispose ran between Accept and here and did not see this connection
             try
             {
                 Log.Write(PciLogLevel.Information, "vfio-user", $"client connected to {SocketPath}");
