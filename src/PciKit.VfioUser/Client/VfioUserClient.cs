@@ -274,7 +274,8 @@ public sealed partial class VfioUserClient : IPciBackend
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _disconnected = true;
-        _socket.Shutdown(); // wakes a request blocked on its reply
+        _socket.Shutdown(); // wakes a request blocked on its reply, and the idle DMA thread's poll
+        if (_idleDma is { } idle && idle != Thread.CurrentThread) idle.Join(TimeSpan.FromSeconds(5));
         StopAllInterrupts();
         using (_lock.EnterScope())
         {
