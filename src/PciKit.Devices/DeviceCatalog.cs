@@ -1,14 +1,19 @@
 using PciKit.Device;
 using PciKit.Devices.Edu;
 using PciKit.Devices.Sample;
+using PciKit.Memory;
 
 namespace PciKit.Devices;
 
 /// <summary>A built-in device model: its name, what it is, and how to make one.</summary>
 /// <param name="Name">The name the CLI uses (<c>--device NAME</c>).</param>
 /// <param name="Description">One line.</param>
-/// <param name="Create">Makes a new, realized instance.</param>
-public sealed record DeviceModel(string Name, string Description, Func<PciDevice> Create);
+/// <param name="Factory">Makes a new, realized instance whose RAM comes from the given allocator.</param>
+public sealed record DeviceModel(string Name, string Description, Func<IMemoryAllocator, PciDevice> Factory)
+{
+    /// <summary>Makes a new, realized instance; RAM BARs come from <paramref name="memory"/> (process memory by default).</summary>
+    public PciDevice Create(IMemoryAllocator? memory = null) => Factory(memory ?? HeapMemoryAllocator.Instance);
+}
 
 /// <summary>The built-in device models.</summary>
 public static class DeviceCatalog
@@ -16,8 +21,8 @@ public static class DeviceCatalog
     /// <summary>Every built-in model, in the order the CLI lists them.</summary>
     public static IReadOnlyList<DeviceModel> Models { get; } =
     [
-        new("edu", "QEMU's educational device (1234:11e8): registers, factorial, DMA engine, INTx and MSI", () => new EduDevice()),
-        new("sample", "PCI Express endpoint using every modelled capability: PM, MSI, MSI-X, PCIe/FLR, vendor, DSN; RAM BAR, I/O BAR, ROM", () => new SampleDevice()),
+        new("edu", "QEMU's educational device (1234:11e8): registers, factorial, DMA engine, INTx and MSI", _ => new EduDevice()),
+        new("sample", "PCI Express endpoint using every modelled capability: PM, MSI, MSI-X, PCIe/FLR, vendor, DSN; RAM BAR, I/O BAR, ROM", memory => new SampleDevice(memory: memory)),
     ];
 
     /// <summary>Finds a model by name (case-insensitive), or throws <see cref="ArgumentException"/> listing the valid names.</summary>

@@ -27,12 +27,12 @@ public sealed class SampleDevice : PciDevice
     /// <summary>Size of the RAM behind BAR2.</summary>
     public const ulong RamSize = 1 << 20;
 
-    private readonly NativeMemoryBlock _ram = new(RamSize);
+    private readonly MemoryBlock _ram;
     private readonly byte[] _io = new byte[16];
     private uint _scratch;
 
-    /// <summary>Creates the device.</summary>
-    public SampleDevice(ulong serialNumber = 0x0011_2233_4455_6677)
+    /// <summary>Creates the device; its RAM BAR comes from <paramref name="memory"/> (process memory by default; shared memory makes it mmap-able over vfio-user).</summary>
+    public SampleDevice(ulong serialNumber = 0x0011_2233_4455_6677, IMemoryAllocator? memory = null)
         : base(new PciIdentity
         {
             VendorId = VendorId,
@@ -44,6 +44,7 @@ public sealed class SampleDevice : PciDevice
             InterruptPin = PciInterruptPin.IntA,
         })
     {
+        _ram = (memory ?? HeapMemoryAllocator.Instance).Allocate("pcikit-sample-ram", RamSize);
         DefineBar(0, PciBar.Memory32(0x2000).Add(0, new RegisterRegion("sample-regs", 0x10, ReadRegister, WriteRegister, AccessSizes.Dword)));
         DefineBar(1, PciBar.Io(16).Add(0, new RegisterRegion("sample-io", 16, ReadIo, WriteIo, AccessSizes.Byte | AccessSizes.Word | AccessSizes.Dword)));
         DefineBar(2, PciBar.Memory64(RamSize, prefetchable: true).Add(0, new MemoryRegion("sample-ram", _ram)));

@@ -24,9 +24,11 @@ internal static class ProbeCommand
         var irqCount = new Option<int>("--irq-count") { Description = "Vectors to attach.", DefaultValueFactory = _ => 1 };
         var wait = new Option<double>("--wait") { Description = "Seconds to wait for interrupts (after the writes).", DefaultValueFactory = _ => 0 };
         var reset = new Option<bool>("--reset") { Description = "Send DEVICE_RESET first." };
+        var mapReads = new Option<string[]>("--map-read") { Description = "Read BAR:OFFSET:SIZE through an mmap of the region (MapBar), not a message. Repeatable." };
+        var enable = new Option<bool>("--enable") { Description = "Turn on Memory/I/O decoding and Bus Master first (as a driver does)." };
         var command = new Command("probe", "Connect to a vfio-user device with PciKit's client: show version, regions, IRQs, config; optionally read/write BARs, map DMA, count interrupts.")
         {
-            socket, reads, writes, dma, dmaMode, irq, irqCount, wait, reset,
+            socket, reads, writes, dma, dmaMode, irq, irqCount, wait, reset, mapReads, enable,
         };
         command.SetAction(parse =>
         {
@@ -51,6 +53,12 @@ internal static class ProbeCommand
             }
             o.WriteLine("irqs: " + string.Join(", ", IrqNames.Select((n, i) => $"{n} {client.GetIrqCount(i)}")));
             if (parse.GetValue(reset)) { function.Reset(PciResetKind.Conventional); o.WriteLine("reset: done"); }
+            if (parse.GetValue(enable))
+            {
+                function.SetDecoding(true);
+                function.SetBusMaster(true);
+                o.WriteLine($"command: 0x{function.ConfigRead16(PciHeader.Command):x4}");
+            }
 
             PciInterruptSet? vectors = null;
             if (parse.GetValue(irq) is { } kindText)
@@ -96,6 +104,19 @@ internal static class ProbeCommand
                     _ => function.MemoryRead64(bar, offset),
                 };
                 o.WriteLine($"read  BAR{bar}+0x{offset:x} ({size}): 0x{value:x}");
+            }
+            foreach (var m in parse.GetValue(mapReads) ?? [])
+            {
+                var (bar, offset, size, _) = ParseAccess(m, withValue: false);
+                using var mapping = function.MapBar(bar, offset, (ulong)size);
+                ulong value = size switch
+                {
+                    1 => mapping.Read<byte>(0),
+                    2 => mapping.Read<ushort>(0),
+                    4 => mapping.Read<uint>(0),
+                    _ => mapping.Read<ulong>(0),
+                };
+                o.WriteLine($"mmap  BAR{bar}+0x{offset:x} ({size}): 0x{value:x}");
             }
             if (vectors is not null && parse.GetValue(wait) is > 0 and var seconds)
             {

@@ -29,7 +29,7 @@ internal static class ServeCommand
             if (!int.TryParse(modeText, NumberStyles.None, CultureInfo.InvariantCulture, out _) || modeText.Any(c => c > '7'))
                 throw new CliUsageException($"--mode '{modeText}' is not an octal file mode such as 0600 or 0660");
             var fileMode = (UnixFileMode)Convert.ToInt32(modeText, 8);
-            var instance = model.Create();
+            var instance = model.Create(PciKit.Linux.Memory.SharedMemoryAllocator.Instance); // RAM BARs become mmap-able
             var log = PciLog.To(stderr, parse.GetValue(verbose) ? PciLogLevel.Information : PciLogLevel.Warning);
             instance.Log = log;
             VfioUserServer server;
