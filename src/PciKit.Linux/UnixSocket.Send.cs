@@ -108,6 +108,42 @@ public sealed partial class UnixSocket
     }
 
     /// <summary>
+    /// Sends <paramref name="head"/> followed by <paramref name="tail"/> as one stream write (sendmsg with two iovecs,
+    /// no copy into a joint buffer), looping over partial sends; on a non-blocking socket it waits with poll(2).
+    /// </summary>
+    /// <param name="head">The first bytes (a message header).</param>
+    /// <param name="tail">The bytes that follow (a bulk payload).</param>
+    public unsafe void SendAllGather(ReadOnlySpan<byte> head, ReadOnlySpan<byte> tail)
+    {
+        fixed (byte* h = head)
+        fixed (byte* t = tail)
+        {
+            IoVec* iov = stackalloc IoVec[2];
+            iov[0] = new IoVec { Base = h, Length = (nuint)head.Length };
+            iov[1] = new IoVec { Base = t, Length = (nuint)tail.Length };
+            IoVec* next = iov;
+            nuint count = 2;
+            while (count > 0 && next->Length == 0) { next++; count--; }
+            while (count > 0)
+            {
+                var message = new MsgHdr { Iov = next, IovLength = count };
+                nint result = Libc.SendMsg(Handle, &message, Libc.MSG_NOSIGNAL);
+                if (result < 0)
+                {
+                    int errno = ThrowHelper.LastErrno;
+                    if (errno == Errno.EAGAIN) { Libc.PollOne(Handle, Libc.POLLOUT, -1); continue; }
+                    if (errno != Errno.EINTR) ThrowHelper.Throw(errno, "sendmsg");
+                    continue;
+                }
+
+                nuint sent = (nuint)result;
+                while (count > 0 && sent >= next->Length) { sent -= next->Length; next++; count--; }
+                if (count > 0) { next->Base = (byte*)next->Base + sent; next->Length -= sent; }
+            }
+        }
+    }
+
+    /// <summary>
     /// Sends all of <paramref name="data"/>, with <paramref name="fds"/> attached to the first byte, looping over
     /// partial sends. On a non-blocking socket it waits for writability with poll(2) between attempts.
     /// </summary>

@@ -205,6 +205,15 @@ internal static class DmaWriteMessage
         return FixedSize + data.Length;
     }
 
+    /// <summary>Writes only the 16-byte fixed part (addr, count) of a request whose data is sent separately; returns 16.</summary>
+    public static int WriteRequestFixed(Span<byte> destination, ulong address, ulong count)
+    {
+        Wire.EnsureRoom(destination, FixedSize);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination, address);
+        BinaryPrimitives.WriteUInt64LittleEndian(destination[8..], count);
+        return FixedSize;
+    }
+
     /// <summary>Parses the reply (≥ 12 bytes: u64 addr then a u32 or u64 count).</summary>
     public static bool TryParseReply(ReadOnlySpan<byte> payload, out ulong address, out ulong count, out VfioUserError error)
     {

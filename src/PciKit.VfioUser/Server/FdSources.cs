@@ -13,12 +13,13 @@ internal interface IFdSource : IDisposable
     void DisposeAll();
 }
 
-internal sealed class SocketFds(ReceivedFds fds) : IFdSource
+/// <summary>The fds of the message the socket received last (the socket may swap its containers between messages).</summary>
+internal sealed class SocketFds(PciKit.VfioUser.Transport.MessageSocket socket) : IFdSource
 {
-    public int Count => fds.Count;
-    public FdTransferStatus Status => fds.Status;
-    public SafeFd Take(int index) => fds.Take(index);
-    public void DisposeAll() => fds.Clear();
+    public int Count => socket.Fds.Count;
+    public FdTransferStatus Status => socket.Fds.Status;
+    public SafeFd Take(int index) => socket.Fds.Take(index);
+    public void DisposeAll() => socket.Fds.Clear();
     public void Dispose() { }
 }
 

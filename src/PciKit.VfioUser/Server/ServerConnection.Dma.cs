@@ -16,6 +16,8 @@ internal sealed partial class ServerConnection
     private ushort _dmaWaitId;
     private int _dmaReplyLength;
     private int _dmaReplyErrno;
+    private bool _dmaWaiterIsReader;
+    private bool _dmaReplyInSocket;
     private int _nextId = 0x8000;
 
     private int HandleDmaMap(ReadOnlySpan<byte> payload, IFdSource fds, out string? why)
@@ -95,9 +97,18 @@ internal sealed partial class ServerConnection
             _log.Write(PciLogLevel.Warning, "vfio-user", $"unexpected reply to {header.Command} (id {header.MessageId}); dropped");
             return;
         }
-        int n = Math.Min(payload.Length, _dmaReplyBuffer.Length);
-        payload[..n].CopyTo(_dmaReplyBuffer);
-        _dmaReplyLength = n;
+        if (_dmaWaiterIsReader)
+        {
+            // This thread is the waiter (pumping inside WaitForDmaReply): it parses the reply where it lies.
+            _dmaReplyInSocket = true;
+            _dmaReplyLength = payload.Length;
+        }
+        else
+        {
+            int n = Math.Min(payload.Length, _dmaReplyBuffer.Length);
+            payload[..n].CopyTo(_dmaReplyBuffer);
+            _dmaReplyLength = n;
+        }
         _dmaReplyErrno = header.IsError ? (int)Math.Max(1u, header.ErrorNumber) : 0;
         _dmaReplied.Set();
     }
@@ -116,6 +127,8 @@ internal sealed partial class ServerConnection
         if (_closed) return false;
         ushort id = (ushort)Interlocked.Increment(ref _nextId);
         _dmaWaitId = id;
+        _dmaWaiterIsReader = Thread.CurrentThread == _reader;
+        _dmaReplyInSocket = false;
         _dmaReplyErrno = 0;
         _dmaReplied.Reset();
         _dmaWaiting = true;
@@ -126,11 +139,17 @@ internal sealed partial class ServerConnection
                 _socket.Send(command, id, VfioUserHeader.TypeCommand, (address, (ulong)readInto.Length),
                     static (dest, s) => DmaReadMessage.WriteRequest(dest, s.address, s.Item2));
             else
-                _socket.Send(command, id, VfioUserHeader.TypeCommand, new DmaWriteState(address, writeFrom),
-                    static (dest, s) => DmaWriteMessage.WriteRequest(dest, s.Address, s.Data));
+            {
+                // The data goes to the socket from where the device holds it (no copy into the send buffer).
+                Span<byte> prefix = stackalloc byte[DmaWriteMessage.FixedSize];
+                DmaWriteMessage.WriteRequestFixed(prefix, address, (ulong)writeFrom.Length);
+                _socket.SendWithData(command, id, VfioUserHeader.TypeCommand, prefix, writeFrom);
+            }
             if (!WaitForDmaReply()) return false;
             if (_dmaReplyErrno != 0) return false;
-            var reply = _dmaReplyBuffer.AsSpan(0, _dmaReplyLength);
+            // A reply read by the waiting thread itself is still in the socket's receive buffer (nothing is received
+            // until this round trip ends); one read by the reader for another thread was copied aside.
+            var reply = _dmaReplyInSocket ? _socket.Payload : _dmaReplyBuffer.AsSpan(0, _dmaReplyLength);
             if (command == VfioUserCommand.DmaRead)
             {
                 if (!DmaReadMessage.TryParseReply(reply, address, (ulong)readInto.Length, out var data, out _)) return false;
@@ -164,12 +183,6 @@ internal sealed partial class ServerConnection
         if (_dmaReplied.Wait(_options.DmaTimeout)) return true;
         _log.Write(PciLogLevel.Warning, "vfio-user", $"DMA message to the client got no answer within {_options.DmaTimeout.TotalSeconds:0.#} s");
         return false;
-    }
-
-    private readonly ref struct DmaWriteState(ulong address, ReadOnlySpan<byte> data)
-    {
-        public ulong Address { get; } = address;
-        public ReadOnlySpan<byte> Data { get; } = data;
     }
 
     /// <summary>A DMA window the client mapped without an fd: device accesses become DMA_READ/DMA_WRITE messages, chunked by the client's max_data_xfer_size.</summary>

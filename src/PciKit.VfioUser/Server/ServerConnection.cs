@@ -42,7 +42,7 @@ internal sealed partial class ServerConnection : IDisposable
         _log = server.Log;
         int maxMessage = checked((int)options.MaxDataTransferSize + 4096);
         _socket = new MessageSocket(socket, options.MaxMessageFds, maxMessage);
-        _socketFds = new SocketFds(_socket.Fds);
+        _socketFds = new SocketFds(_socket);
         _reply = new byte[maxMessage];
         _dmaReplyBuffer = new byte[maxMessage];
         _irqs = new ServerInterrupts(_device, _log);
@@ -263,7 +263,7 @@ internal sealed partial class ServerConnection : IDisposable
     private bool PumpOnce(int timeoutMs)
     {
         if (_closed) return false;
-        if (!_socket.Socket.WaitReadable(timeoutMs)) return true;
+        if (!_socket.WaitReadable(timeoutMs)) return true;
         var result = _socket.Receive();
         if (result == ReceiveResult.Closed)
         {

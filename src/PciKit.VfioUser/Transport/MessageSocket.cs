@@ -20,20 +20,40 @@ internal enum ReceiveResult
 /// steady-state traffic allocates nothing. Received fds are owned by <see cref="Fds"/> until taken and are closed
 /// when the next message is received.
 /// </summary>
+/// <remarks>
+/// Receiving reads ahead: one recvmsg takes whatever has arrived (up to the buffer's free space), so a small request
+/// costs one system call instead of two (header, then payload), and pipelined requests are taken in batches.
+/// <para>
+/// fds: the kernel attaches them to the first byte of the sendmsg that carried them and ends a read right after the
+/// segment that holds them, so the fds of one read belong to the <b>last message that starts within that read</b>.
+/// They wait in a second container until that message is parsed. While they wait, reads are limited to the bytes
+/// the current message still needs, so a second batch of fds cannot arrive before the first is placed.
+/// </para>
+/// </remarks>
 internal sealed class MessageSocket : IDisposable
 {
+    private const int ReadAhead = 64 * 1024;
     private readonly UnixSocket _socket;
     private readonly Lock _sendLock = new();
+    private ReceivedFds _fds;
+    private ReceivedFds _incoming;
     private byte[] _rx;
     private byte[] _tx;
+    private int _head;      // first unparsed byte in _rx
+    private int _tail;      // end of the received bytes in _rx
+    private long _headPosition; // stream offset of _rx[_head]
+    private bool _fdsPending;   // _incoming holds fds of a read [_fdReadStart, _fdReadEnd) not yet given to a message
+    private long _fdReadStart, _fdReadEnd;
+    private int _payloadStart;
     private int _payloadLength;
 
     public MessageSocket(UnixSocket socket, int maxFds, int maxMessageSize)
     {
         _socket = socket;
-        Fds = new ReceivedFds(maxFds);
+        _fds = new ReceivedFds(maxFds);
+        _incoming = new ReceivedFds(maxFds);
         MaxMessageSize = maxMessageSize;
-        _rx = new byte[maxMessageSize];
+        _rx = new byte[maxMessageSize + ReadAhead];
         _tx = new byte[maxMessageSize];
     }
 
@@ -44,7 +64,7 @@ internal sealed class MessageSocket : IDisposable
     public int MaxMessageSize { get; private set; }
 
     /// <summary>Fds of the last received message.</summary>
-    public ReceivedFds Fds { get; }
+    public ReceivedFds Fds => _fds;
 
     /// <summary>Header of the last received (or refused) message.</summary>
     public VfioUserHeader Header { get; private set; }
@@ -52,62 +72,119 @@ internal sealed class MessageSocket : IDisposable
     /// <summary>Why the last header was refused.</summary>
     public VfioUserError LastError { get; private set; }
 
-    /// <summary>Payload of the last received message.</summary>
-    public ReadOnlySpan<byte> Payload => _rx.AsSpan(0, _payloadLength);
+    /// <summary>Payload of the last received message (valid until the next <see cref="Receive"/>).</summary>
+    public ReadOnlySpan<byte> Payload => _rx.AsSpan(_payloadStart, _payloadLength);
 
     /// <summary>Grows the buffers after a negotiation raised the message size.</summary>
     public void EnsureMessageSize(int size)
     {
         if (size <= MaxMessageSize) return;
         MaxMessageSize = size;
-        _rx = new byte[size];
+        var rx = new byte[size + ReadAhead];
+        _rx.AsSpan(_head, _tail - _head).CopyTo(rx);
+        _tail -= _head;
+        _head = 0;
+        _payloadStart = 0;
+        _payloadLength = 0;
+        _rx = rx;
         using var _ = _sendLock.EnterScope();
         _tx = new byte[size];
     }
 
+    /// <summary>True when a message (or part of one) is already buffered, or the socket becomes readable within <paramref name="timeoutMs"/>.</summary>
+    public bool WaitReadable(int timeoutMs) => _tail > _head || _socket.WaitReadable(timeoutMs);
+
     /// <summary>Receives one message. Blocks. Never throws for what the peer sends; socket errors other than a reset surface as <see cref="LinuxException"/>.</summary>
     public ReceiveResult Receive()
     {
-        Fds.Clear();
+        _fds.Clear();
+        _payloadStart = 0;
         _payloadLength = 0;
-        Span<byte> head = stackalloc byte[VfioUserHeader.HeaderSize];
-        if (!ReadExactly(head)) return ReceiveResult.Closed;
-        bool ok = VfioUserHeader.TryRead(head, (uint)MaxMessageSize, out var header, out var error);
+        if (!Fill(VfioUserHeader.HeaderSize)) return ReceiveResult.Closed;
+        bool ok = VfioUserHeader.TryRead(_rx.AsSpan(_head, VfioUserHeader.HeaderSize), (uint)MaxMessageSize, out var header, out var error);
         Header = header;
         LastError = error;
-        long remaining = header.MessageSize >= VfioUserHeader.HeaderSize ? header.MessageSize - VfioUserHeader.HeaderSize : 0;
         if (!ok)
         {
             // Skip the payload so the stream stays in step, then let the caller answer with an error.
+            long remaining = header.MessageSize >= VfioUserHeader.HeaderSize ? header.MessageSize : VfioUserHeader.HeaderSize;
+            ClaimFds(remaining);
+            _fds.Clear();
             while (remaining > 0)
             {
-                int n = (int)Math.Min(remaining, _rx.Length);
-                if (!ReadExactly(_rx.AsSpan(0, n))) return ReceiveResult.Closed;
+                if (_tail == _head && !Fill(1)) return ReceiveResult.Closed;
+                int n = (int)Math.Min(remaining, _tail - _head);
+                Consume(n);
                 remaining -= n;
             }
             return ReceiveResult.Refused;
         }
-        if (!ReadExactly(_rx.AsSpan(0, (int)remaining))) return ReceiveResult.Closed;
-        _payloadLength = (int)remaining;
+        int size = (int)header.MessageSize;
+        if (!Fill(size)) return ReceiveResult.Closed;
+        ClaimFds(size);
+        _payloadStart = _head + VfioUserHeader.HeaderSize;
+        _payloadLength = size - VfioUserHeader.HeaderSize;
+        Consume(size);
         return ReceiveResult.Message;
     }
 
-    private bool ReadExactly(Span<byte> buffer)
+    private void Consume(int n)
     {
-        int done = 0;
-        while (done < buffer.Length)
+        _head += n;
+        _headPosition += n;
+    }
+
+    /// <summary>The message starting at the head is <paramref name="size"/> bytes: if it is the last message that starts in the read that brought the waiting fds, they are its fds.</summary>
+    private void ClaimFds(long size)
+    {
+        if (!_fdsPending) return;
+        if (_headPosition >= _fdReadStart && _headPosition < _fdReadEnd && _headPosition + size >= _fdReadEnd)
         {
+            (_fds, _incoming) = (_incoming, _fds);
+            _fdsPending = false;
+        }
+        else if (_headPosition >= _fdReadEnd)
+        {
+            // No message started in that read (a sender that attached fds mid-message): drop them.
+            _incoming.Clear();
+            _fdsPending = false;
+        }
+    }
+
+    /// <summary>Reads until at least <paramref name="count"/> bytes are buffered from the head; false at end of stream.</summary>
+    private bool Fill(int count)
+    {
+        if (_tail - _head >= count) return true;
+        if (_head + count > _rx.Length || _tail == _head)
+        {
+            // Move the partial message to the front (it is small unless it is a bulk message being assembled).
+            int have = _tail - _head;
+            if (have > 0) _rx.AsSpan(_head, have).CopyTo(_rx);
+            _head = 0;
+            _tail = have;
+        }
+        while (_tail - _head < count)
+        {
+            // Read ahead as far as the buffer allows, unless fds are waiting for their message: then only what this message needs.
+            int limit = _fdsPending ? _head + count : _rx.Length;
             int n;
+            long readStart = _headPosition + (_tail - _head);
             try
             {
-                n = _socket.Receive(buffer[done..], Fds);
+                n = _socket.Receive(_rx.AsSpan(_tail, limit - _tail), _incoming);
             }
             catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
             {
                 return false;
             }
             if (n == 0) return false;
-            done += n;
+            _tail += n;
+            if (!_fdsPending && (_incoming.Count > 0 || _incoming.Status != FdTransferStatus.Ok))
+            {
+                _fdsPending = true;
+                _fdReadStart = readStart;
+                _fdReadEnd = readStart + n;
+            }
         }
         return true;
     }
@@ -134,6 +211,21 @@ internal sealed class MessageSocket : IDisposable
         _socket.SendAll(_tx.AsSpan(0, VfioUserHeader.HeaderSize + length), fds);
     }
 
+    /// <summary>
+    /// Sends a message whose payload is <paramref name="prefix"/> (built in the send buffer, ≤ 64 bytes) followed by
+    /// <paramref name="data"/>, which goes to the socket straight from where it lies (one sendmsg with two iovecs):
+    /// bulk DMA data is not copied into the send buffer first.
+    /// </summary>
+    public void SendWithData(VfioUserCommand command, ushort messageId, uint flags, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> data)
+    {
+        using var _ = _sendLock.EnterScope();
+        int total = VfioUserHeader.HeaderSize + prefix.Length + data.Length;
+        if (total > MaxMessageSize) throw new ArgumentException($"A {total}-byte message exceeds the {MaxMessageSize}-byte limit of this connection.", nameof(data));
+        new VfioUserHeader(messageId, command, (uint)total, flags, 0).Write(_tx);
+        prefix.CopyTo(_tx.AsSpan(VfioUserHeader.HeaderSize));
+        _socket.SendAllGather(_tx.AsSpan(0, VfioUserHeader.HeaderSize + prefix.Length), data);
+    }
+
     /// <summary>Sends a bare error reply to <paramref name="request"/>.</summary>
     public void SendError(in VfioUserHeader request, int errno) => Send(VfioUserHeader.ForError(request, errno), default);
 
@@ -146,7 +238,8 @@ internal sealed class MessageSocket : IDisposable
 
     public void Dispose()
     {
-        Fds.Dispose();
+        _fds.Dispose();
+        _incoming.Dispose();
         _socket.Dispose();
     }
 }
