@@ -49,7 +49,7 @@ public sealed partial class VfioUserClient
             ReceiveResult result;
             try
             {
-                if (!_socket.Socket.WaitReadable(wait))
+                if (!_socket.WaitReadable(wait))
                     throw new TimeoutException($"The vfio-user server at {Description} did not answer {VfioUserException.NameOf((int)command)} within {timeout.TotalSeconds:0.###} s.");
                 result = _socket.Receive();
             }
@@ -107,7 +107,7 @@ public sealed partial class VfioUserClient
         {
             try
             {
-                if (!_socket.Socket.WaitReadable(TimeSpan.FromMilliseconds(200))) continue;
+                if (!_socket.WaitReadable(TimeSpan.FromMilliseconds(200))) continue;
                 if (!_lock.TryEnter())
                 {
                     Thread.Sleep(1); // a request is in flight: its thread reads the socket
@@ -115,7 +115,7 @@ public sealed partial class VfioUserClient
                 }
                 try
                 {
-                    if (_disconnected || !_socket.Socket.WaitReadable(TimeSpan.Zero)) continue;
+                    if (_disconnected || !_socket.WaitReadable(TimeSpan.Zero)) continue;
                     var result = _socket.Receive();
                     if (result == ReceiveResult.Closed) { _disconnected = true; return; }
                     var header = _socket.Header;

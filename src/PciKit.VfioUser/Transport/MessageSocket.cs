@@ -94,6 +94,9 @@ internal sealed class MessageSocket : IDisposable
     /// <summary>True when a message (or part of one) is already buffered, or the socket becomes readable within <paramref name="timeoutMs"/>.</summary>
     public bool WaitReadable(int timeoutMs) => _tail > _head || _socket.WaitReadable(timeoutMs);
 
+    /// <summary>As <see cref="WaitReadable(int)"/>: true at once when read-ahead bytes are buffered (poll would not see them).</summary>
+    public bool WaitReadable(TimeSpan timeout) => _tail > _head || _socket.WaitReadable(timeout);
+
     /// <summary>Receives one message. Blocks. Never throws for what the peer sends; socket errors other than a reset surface as <see cref="LinuxException"/>.</summary>
     public ReceiveResult Receive()
     {
