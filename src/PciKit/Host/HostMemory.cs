@@ -11,13 +11,14 @@ public sealed class HostMemory : IDisposable
 {
     private const ulong Page = 4096;
     private readonly Lock _lock = new();
-    private readonly SortedDictionary<ulong, ulong> _allocated = new(); // start → length (page-rounded)
+    private readonly IovaAllocator _allocator;
 
     /// <summary>Creates host memory whose bus addresses start at <paramref name="firstAddress"/>.</summary>
     public HostMemory(ulong firstAddress = 0x10_0000)
     {
         if (firstAddress == 0 || firstAddress % Page != 0) throw new ArgumentOutOfRangeException(nameof(firstAddress), "The first bus address must be a non-zero multiple of 4 KiB.");
         FirstAddress = firstAddress;
+        _allocator = new IovaAllocator(firstAddress);
     }
 
     /// <summary>Lowest bus address handed out.</summary>
@@ -30,20 +31,17 @@ public sealed class HostMemory : IDisposable
     public (NativeMemoryBlock Memory, ulong BusAddress) Allocate(ulong length, int addressBits)
     {
         if (length == 0) throw new ArgumentOutOfRangeException(nameof(length), "A DMA buffer needs at least one byte.");
-        ulong rounded = (length + Page - 1) & ~(Page - 1);
-        ulong limit = addressBits >= 64 ? ulong.MaxValue : (1UL << addressBits) - 1;
         ulong address;
         using (_lock.EnterScope())
         {
-            address = FirstFit(rounded, limit)
-                ?? throw new InsufficientMemoryException($"No 0x{rounded:x}-byte hole below 2^{addressBits} is free in the host's DMA address space; free buffers or widen the device's DMA mask.");
-            _allocated.Add(address, rounded);
+            address = _allocator.Allocate(length, addressBits)
+                ?? throw new InsufficientMemoryException($"No 0x{IovaAllocator.RoundUp(length):x}-byte hole below 2^{addressBits} is free in the host's DMA address space; free buffers or widen the device's DMA mask.");
         }
         var memory = new NativeMemoryBlock(length);
         if (!AddressSpace.TryMap(new MemoryDmaWindow(address, memory, 0, length, DmaAccess.ReadWrite, ownsMemory: true)))
         {
             memory.Dispose();
-            using (_lock.EnterScope()) _allocated.Remove(address);
+            using (_lock.EnterScope()) _allocator.Free(address);
             throw new InvalidOperationException("The DMA allocator and the address space disagree; this is a bug in PciKit.");
         }
         return (memory, address);
@@ -54,19 +52,7 @@ public sealed class HostMemory : IDisposable
     {
         AddressSpace.TryUnmap(busAddress, length);
         using var _ = _lock.EnterScope();
-        _allocated.Remove(busAddress);
-    }
-
-    private ulong? FirstFit(ulong length, ulong limit)
-    {
-        ulong cursor = FirstAddress;
-        foreach (var (start, len) in _allocated)
-        {
-            if (start >= cursor && start - cursor >= length) break;
-            cursor = Math.Max(cursor, start + len);
-        }
-        if (cursor + length - 1 < cursor || cursor + length - 1 > limit) return null;
-        return cursor;
+        _allocator.Free(busAddress);
     }
 
     /// <summary>Frees everything.</summary>
@@ -74,6 +60,6 @@ public sealed class HostMemory : IDisposable
     {
         AddressSpace.UnmapAll();
         using var _ = _lock.EnterScope();
-        _allocated.Clear();
+        _allocator.Clear();
     }
 }

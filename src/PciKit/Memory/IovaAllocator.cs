@@ -1,14 +1,16 @@
-namespace PciKit.VfioUser.Client;
+namespace PciKit.Memory;
 
 /// <summary>
-/// First-fit allocator of page-aligned device (IO virtual) addresses below a limit, the same scheme as the in-process
-/// host's <c>HostMemory</c>. Not thread-safe: the client calls it under its request lock.
+/// First-fit allocator of page-aligned device-visible (IO virtual) addresses below a limit — how a host (the in-process
+/// bus, a vfio-user client) chooses where its DMA buffers appear to a device. Not thread-safe: callers serialise.
 /// </summary>
-internal sealed class IovaAllocator(ulong firstAddress)
+public sealed class IovaAllocator(ulong firstAddress)
 {
+    /// <summary>Granularity of allocations.</summary>
     public const ulong Page = 4096;
     private readonly SortedDictionary<ulong, ulong> _allocated = new(); // start → page-rounded length
 
+    /// <summary>Live allocations.</summary>
     public int Count => _allocated.Count;
 
     /// <summary>Reserves <paramref name="length"/> (page-rounded) bytes ending below 2^<paramref name="addressBits"/>, or null.</summary>
@@ -27,9 +29,12 @@ internal sealed class IovaAllocator(ulong firstAddress)
         return cursor;
     }
 
+    /// <summary>Releases the allocation that starts at <paramref name="address"/>.</summary>
     public void Free(ulong address) => _allocated.Remove(address);
 
+    /// <summary>Releases every allocation.</summary>
     public void Clear() => _allocated.Clear();
 
+    /// <summary><paramref name="length"/> rounded up to whole pages (0 when that overflows).</summary>
     public static ulong RoundUp(ulong length) => length > ulong.MaxValue - (Page - 1) ? 0 : (length + Page - 1) & ~(Page - 1);
 }
