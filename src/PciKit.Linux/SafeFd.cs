@@ -56,6 +56,23 @@ public sealed class SafeFd : SafeHandle
     /// <summary>Whether FD_CLOEXEC is set on this descriptor.</summary>
     public bool IsCloseOnExec => (ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFD, 0), "fcntl(F_GETFD)") & Libc.FD_CLOEXEC) != 0;
 
+    /// <summary>
+    /// Sets or clears FD_CLOEXEC on this descriptor (not on duplicates). Clearing it lets a child process started
+    /// afterwards inherit the descriptor under the same number — e.g. the socket QEMU's <c>x-pci-proxy-dev,fd=N</c>
+    /// takes. Every child started while the flag is clear inherits it, so clear it just before starting the child and
+    /// dispose this handle (or set the flag again) right after.
+    /// </summary>
+    /// <param name="closeOnExec"><see langword="false"/> to let children inherit the descriptor.</param>
+    public void SetCloseOnExec(bool closeOnExec)
+    {
+        int flags = ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFD, 0), "fcntl(F_GETFD)");
+        int updated = closeOnExec ? flags | Libc.FD_CLOEXEC : flags & ~Libc.FD_CLOEXEC;
+        if (updated != flags)
+        {
+            ThrowHelper.Check(Libc.Fcntl(this, Libc.F_SETFD, updated), "fcntl(F_SETFD)");
+        }
+    }
+
     /// <summary>The size reported by statx(2) (bytes for files, memfds and shm objects).</summary>
     public ulong GetSize() => Libc.FStat(this).Size;
 
