@@ -14,7 +14,14 @@ public sealed class FdCountingCollection
 [Collection(FdCountingCollection.Name)]
 public sealed class ClientFdLeakTests
 {
-    private static int OpenFds() => Directory.GetFiles("/proc/self/fd").Length;
+    /// <summary>Open descriptors, after finalizers of other tests' abandoned handles have run (they would close fds mid-count).</summary>
+    private static int OpenFds()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return Directory.GetFiles("/proc/self/fd").Length;
+    }
 
     [Theory]
     [InlineData(DmaMode.SharedMemory)]
@@ -24,6 +31,8 @@ public sealed class ClientFdLeakTests
         await Cycle(mode); // warms up the epoll thread and the runtime
         int before = OpenFds();
         for (int i = 0; i < 20; i++) await Cycle(mode);
+        // Other test classes' threads may still be closing their own descriptors: let the count settle (a leak would be ≥ 20).
+        SpinWait.SpinUntil(() => OpenFds() == before, TimeSpan.FromSeconds(5));
         Assert.Equal(before, OpenFds());
     }
 
