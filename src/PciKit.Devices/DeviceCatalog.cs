@@ -1,5 +1,6 @@
 using PciKit.Device;
 using PciKit.Devices.Edu;
+using PciKit.Devices.Pvpanic;
 using PciKit.Devices.Sample;
 using PciKit.Memory;
 
@@ -22,6 +23,7 @@ public static class DeviceCatalog
     public static IReadOnlyList<DeviceModel> Models { get; } =
     [
         new("edu", "QEMU's educational device (1234:11e8): registers, factorial, DMA engine, INTx and MSI", _ => new EduDevice()),
+        new("pvpanic", "pvpanic-pci identity (1b36:0011): Linux's stock pvpanic-pci driver binds to it", _ => new PvpanicDevice()),
         new("sample", "PCI Express endpoint using every modelled capability: PM, MSI, MSI-X, PCIe/FLR, vendor, DSN; RAM BAR, I/O BAR, ROM", memory => new SampleDevice(memory: memory)),
     ];
 

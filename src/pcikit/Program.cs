@@ -18,6 +18,7 @@ public static class Program
         root.Subcommands.Add(DemoCommand.Create(stdout));
         root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
         root.Subcommands.Add(ProbeCommand.Create(stdout));
+        root.Subcommands.Add(VmCommand.Create(stdout, stderr));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

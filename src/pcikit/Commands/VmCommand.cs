@@ -1,0 +1,65 @@
+using System.CommandLine;
+using PciKit.Devices;
+using PciKit.Linux.Memory;
+using PciKit.Vm;
+
+namespace PciKit.Cli.Commands;
+
+/// <summary><c>pcikit vm --device MODEL [--transport proxy|vfio-user] [--accel auto|kvm|tcg] -- GUEST COMMAND</c>.</summary>
+internal static class VmCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var device = new Option<string?>("--device", "-d") { Description = "Built-in model to attach, served by this process (see 'pcikit devices')." };
+        var transport = new Option<string>("--transport") { Description = "vfio-user (QEMU 10.2, built on first use) or proxy (Debian's QEMU 7.2 x-pci-proxy-dev).", DefaultValueFactory = _ => "vfio-user" };
+        var accel = new Option<string>("--accel") { Description = "auto (probe KVM, fall back to TCG), kvm or tcg.", DefaultValueFactory = _ => "auto" };
+        var qemuDevice = new Option<string[]>("--qemu-device") { Description = "Also add QEMU's own device (e.g. edu), for comparisons. Repeatable." };
+        var shell = new Option<bool>("--shell") { Description = "An interactive guest shell instead of a command." };
+        var iommu = new Option<bool>("--iommu") { Description = "q35 with an emulated Intel IOMMU (guest vfio-pci: MSI/MSI-X). vfio-user only." };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds before the guest is killed.", DefaultValueFactory = _ => 300 };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Do not stream the guest console; print only the command's output lines." };
+        var command = new Argument<string[]>("command") { Description = "The guest command (after --).", Arity = ArgumentArity.ZeroOrMore };
+        var vm = new Command("vm", "Boot a Linux guest with a PciKit device attached, run a command in it, and exit with its status.")
+        {
+            device, transport, accel, qemuDevice, shell, iommu, timeout, quiet, command,
+        };
+        vm.SetAction(parse =>
+        {
+            string? model = parse.GetValue(device);
+            var qemuDevices = parse.GetValue(qemuDevice) ?? [];
+            string[] words = parse.GetValue(command) ?? [];
+            bool interactive = parse.GetValue(shell);
+            if (model is null && qemuDevices.Length == 0) throw new CliUsageException("vm needs --device MODEL or --qemu-device NAME");
+            if (!interactive && words.Length == 0) throw new CliUsageException("give the guest command after --, or --shell");
+            var options = new VmOptions
+            {
+                Device = model is null ? null : DeviceCatalog.Get(model).Create(SharedMemoryAllocator.Instance),
+                Transport = parse.GetValue(transport) switch
+                {
+                    "vfio-user" => VmTransport.VfioUser,
+                    "proxy" => VmTransport.Proxy,
+                    var t => throw new CliUsageException($"--transport '{t}' is not vfio-user or proxy"),
+                },
+                Accel = parse.GetValue(accel) switch
+                {
+                    "auto" => VmAccel.Auto,
+                    "kvm" => VmAccel.Kvm,
+                    "tcg" => VmAccel.Tcg,
+                    var a => throw new CliUsageException($"--accel '{a}' is not auto, kvm or tcg"),
+                },
+                QemuDevices = qemuDevices,
+                Shell = interactive,
+                Iommu = parse.GetValue(iommu),
+                Command = string.Join(' ', words),
+                Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
+                Console = parse.GetValue(quiet) ? null : stdout,
+                Progress = stderr,
+            };
+            var result = VmRunner.Run(options);
+            if (parse.GetValue(quiet)) stdout.Write(result.Console);
+            stderr.WriteLine($"pcikit vm: guest {(result.TimedOut ? "timed out" : "finished")} in {result.Elapsed.TotalSeconds:0.00} s ({result.Accel}); command exit status {result.ExitCode}");
+            return result.TimedOut ? 124 : result.ExitCode < 0 ? 125 : result.ExitCode;
+        });
+        return vm;
+    }
+}
