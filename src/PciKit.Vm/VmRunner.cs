@@ -24,7 +24,7 @@ public static class VmRunner
         string image = VmTools.GuestImage(options.Progress);
         var accel = options.Accel == VmAccel.Auto ? VmTools.ProbeAccel(options.Progress) : options.Accel;
         bool vfioUser = options.Device is not null && options.Transport == VmTransport.VfioUser;
-        if (options.Iommu && !vfioUser) throw new ArgumentException("--iommu needs the vfio-user transport (QEMU 7.2's proxy has no IOMMU support).");
+        if (options.Iommu && options.Device is not null && !vfioUser) throw new ArgumentException("--iommu needs the vfio-user transport (QEMU 7.2's proxy has no IOMMU support).");
         string qemu = vfioUser || options.Iommu ? VmTools.VfioUserQemu(options.Progress) : VmTools.DebianQemu();
 
         using var scratch = new ScratchDirectory();

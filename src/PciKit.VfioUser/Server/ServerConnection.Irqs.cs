@@ -37,7 +37,9 @@ internal sealed partial class ServerConnection
         if (eventfd)
         {
             if (!trigger) return Refuse(LinuxErrno.EINVAL, "DATA_EVENTFD goes with ACTION_TRIGGER", out why!);
-            if (fds.Count != request.Count) return Refuse(LinuxErrno.EINVAL, $"DATA_EVENTFD with count {request.Count} carried {fds.Count} fds", out why!);
+            // QEMU sends a run of "no eventfd" (-1) vectors as DATA_EVENTFD with count N and no fds: detach those vectors
+            // (e.g. it enables MSI-X with vector 0 unassigned). Otherwise there is one fd per vector.
+            if (fds.Count != 0 && fds.Count != request.Count) return Refuse(LinuxErrno.EINVAL, $"DATA_EVENTFD with count {request.Count} carried {fds.Count} fds (send one per vector, or none to unassign)", out why!);
         }
         EnterDevice();
         try
@@ -46,7 +48,8 @@ internal sealed partial class ServerConnection
             {
                 int vector = (int)request.Start + i;
                 bool selected = (flags & SetIrqsRequest.DataBool) == 0 || request.BoolData[i] != 0;
-                if (eventfd) _irqs.Attach(request.Index, vector, EventFd.FromHandle(fds.Take(i)));
+                if (eventfd && fds.Count == 0) _irqs.Detach(request.Index, vector);
+                else if (eventfd) _irqs.Attach(request.Index, vector, EventFd.FromHandle(fds.Take(i)));
                 else if (!selected) continue;
                 else if (trigger) _irqs.Trigger(request.Index, vector);
                 else if (mask) _irqs.Mask(request.Index, vector);

@@ -75,6 +75,17 @@ internal sealed class ServerInterrupts(PciDevice device, IPciLog log) : IInterru
         if (index == VfioPciIrq.Intx && _intxLevel && device.Interrupts.IntxAsserted) Deliver(index, 0);
     }
 
+    /// <summary>Detaches the eventfd of one vector (VFIO's fd -1): what the device signals there is dropped.</summary>
+    public void Detach(uint index, int vector)
+    {
+        var line = _lines[index];
+        line.Fds[vector]?.Dispose();
+        line.Fds[vector] = null;
+        line.Masked[vector] = false;
+        line.Pending[vector] = false;
+        if (index == VfioPciIrq.MsiX) device.MsiX!.ProgramEntry(vector, 0, 0, masked: false);
+    }
+
     /// <summary>Detaches every eventfd of <paramref name="index"/>.</summary>
     public void DetachAll(uint index)
     {

@@ -152,7 +152,8 @@ public sealed partial class PciHostBus : IDisposable
             device.ConfigWrite(reg, 4, (uint)address);
             if (is64) device.ConfigWrite(reg + 4, 4, (uint)(address >> 32));
         }
-        device.ConfigWrite(PciHeader.InterruptLine, 1, (uint)(10 + slot % 4));
+        if (device.Identity.InterruptPin != PciInterruptPin.None) // firmware routes only functions that have a pin
+            device.ConfigWrite(PciHeader.InterruptLine, 1, (uint)(10 + slot % 4));
     }
 
     private static ulong Take(ref ulong cursor, ulong size, ulong limit)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using PciKit.Capabilities;
+using PciKit.Config;
 using PciKit.Cli.Commands;
 using PciKit.Devices;
 using PciKit.Host;
@@ -35,7 +36,8 @@ public sealed partial class LspciOracleTests
         Assert.Contains($"[{id.VendorId:x4}:{id.DeviceId:x4}]", first);
         Assert.Contains($"(rev {id.Revision:x2})", first);
         Assert.Contains($"[{id.SubsystemVendorId:x4}:{id.SubsystemId:x4}]", decoded);
-        Assert.Contains($"Interrupt: pin {(char)('A' + (int)id.InterruptPin - 1)}", decoded);
+        if (id.InterruptPin == PciInterruptPin.None) Assert.DoesNotContain("Interrupt: pin", decoded);
+        else Assert.Contains($"Interrupt: pin {(char)('A' + (int)id.InterruptPin - 1)}", decoded);
 
         var seen = CapabilityLine().Matches(decoded).Select(m => (Offset: Convert.ToInt32(m.Groups[1].Value, 16), Text: m.Groups[3].Value)).ToList();
         var expected = device.Capabilities.Select(c => (c.Offset, Name: NameOf(c)))

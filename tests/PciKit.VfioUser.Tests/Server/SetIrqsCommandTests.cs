@@ -217,6 +217,33 @@ public sealed class SetIrqsCommandTests
     }
 
     [Fact]
+    public void DataEventfdWithoutFdsUnassignsThoseVectorsAsQemuSendsIt()
+    {
+        // QEMU sends a run of "no eventfd" (-1) vectors as DATA_EVENTFD|TRIGGER with count N and no fds, e.g. when it
+        // enables MSI-X with vector 0 unassigned; the kernel's VFIO treats -1 as "no trigger".
+        using var h = new ServerHarness(new SampleDevice());
+        var (c, _) = SampleWithMsiX(h);
+        using var _c = c;
+        var fds = EventFds(8);
+        try
+        {
+            c.AttachEventFds(MsiX, 0, fds);
+            SetIrqs(c, DataEventFd | ActionTrigger, MsiX, 2, 3); // vectors 2, 3, 4: no eventfd
+            foreach (uint v in new uint[] { 2, 3, 4 })
+            {
+                Doorbell(c, v);
+                AssertOnly(fds, null);
+            }
+            Doorbell(c, 5);
+            AssertOnly(fds, 5);
+        }
+        finally
+        {
+            foreach (var fd in fds) fd.Dispose();
+        }
+    }
+
+    [Fact]
     public void DataNoneTriggerWithCountZeroDetachesTheIndex()
     {
         using var h = new ServerHarness(new SampleDevice());
