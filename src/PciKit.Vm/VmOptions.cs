@@ -43,7 +43,7 @@ public sealed record VmOptions
     /// <summary>Give an interactive shell on the console instead of running <see cref="Command"/>.</summary>
     public bool Shell { get; init; }
 
-    /// <summary>q35 with an emulated Intel IOMMU (guest vfio-pci needs it for MSI/MSI-X), vfio-user only.</summary>
+    /// <summary>q35 with an emulated Intel IOMMU (guest vfio-pci needs it for MSI/MSI-X); uses the vfio-user QEMU. A PciKit device then needs the vfio-user transport.</summary>
     public bool Iommu { get; init; }
 
     /// <summary>Guest RAM in MiB.</summary>

@@ -15,7 +15,7 @@ internal static class VmCommand
         var accel = new Option<string>("--accel") { Description = "auto (probe KVM, fall back to TCG), kvm or tcg.", DefaultValueFactory = _ => "auto" };
         var qemuDevice = new Option<string[]>("--qemu-device") { Description = "Also add QEMU's own device (e.g. edu), for comparisons. Repeatable." };
         var shell = new Option<bool>("--shell") { Description = "An interactive guest shell instead of a command." };
-        var iommu = new Option<bool>("--iommu") { Description = "q35 with an emulated Intel IOMMU (guest vfio-pci: MSI/MSI-X). vfio-user only." };
+        var iommu = new Option<bool>("--iommu") { Description = "q35 with an emulated Intel IOMMU (guest vfio-pci: MSI/MSI-X); QEMU 10.2; a --device needs --transport vfio-user." };
         var timeout = new Option<double>("--timeout") { Description = "Seconds before the guest is killed.", DefaultValueFactory = _ => 300 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Do not stream the guest console; print only the command's output lines." };
         var command = new Argument<string[]>("command") { Description = "The guest command (after --).", Arity = ArgumentArity.ZeroOrMore };
