@@ -71,9 +71,9 @@ internal sealed partial class ServerConnection
         }
         else
         {
-            if (!_dma.TryRemove(request.Address, request.Size, out var w))
-                return Refuse(LinuxErrno.ENOENT, $"no DMA window is exactly [{request.Address:x}, +{request.Size:x})", out why!);
-            Retire(w);
+            if (!_dma.TryRemoveRange(request.Address, request.Size, out var removed))
+                return Refuse(LinuxErrno.ENOENT, $"no DMA window lies wholly inside [{request.Address:x}, +{request.Size:x}) (or one straddles its ends)", out why!);
+            foreach (var w in removed) Retire(w);
         }
         length = request.Write(_reply);
         return 0;

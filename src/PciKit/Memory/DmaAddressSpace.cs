@@ -172,6 +172,36 @@ public sealed class DmaAddressSpace : IDmaSpace, IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Removes every window that lies wholly inside [<paramref name="address"/>, +<paramref name="length"/>) — a client
+    /// may unmap several adjacent windows at once (QEMU does behind an IOMMU, which maps page by page). Fails, removing
+    /// nothing, when no window is inside or when a window straddles either end. The caller waits for each removed window
+    /// to be idle and releases it.
+    /// </summary>
+    public bool TryRemoveRange(ulong address, ulong length, out DmaWindow[] removed)
+    {
+        removed = [];
+        if (length == 0 || address + length - 1 < address) return false;
+        ulong last = address + length - 1;
+        using var _ = _lock.EnterScope();
+        var windows = _windows;
+        int first = LowerBound(windows, address);
+        if (first > 0 && windows[first - 1].Last >= address) return false; // straddles the start
+        int end = first;
+        while (end < windows.Length && windows[end].Address <= last)
+        {
+            if (windows[end].Last > last) return false; // straddles the end
+            end++;
+        }
+        if (end == first) return false;
+        removed = windows[first..end];
+        var next = new DmaWindow[windows.Length - (end - first)];
+        Array.Copy(windows, next, first);
+        Array.Copy(windows, end, next, first, windows.Length - end);
+        _windows = next;
+        return true;
+    }
+
     /// <summary>Removes and releases every window.</summary>
     public void UnmapAll()
     {

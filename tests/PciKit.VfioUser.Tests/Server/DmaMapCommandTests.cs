@@ -158,6 +158,21 @@ public sealed class DmaMapCommandTests
     }
 
     [Fact]
+    public void UnmapOfARangeRemovesEveryWindowInsideIt()
+    {
+        // QEMU behind an emulated IOMMU maps page by page and may unmap the whole range at once.
+        using var h = new ServerHarness(new EduDevice());
+        using var c = h.ConnectNegotiated();
+        for (ulong i = 0; i < 4; i++) c.MapDma(0x40000 + i * 0x1000, 0x1000);
+        c.MapDma(0x48000, 0x1000);
+        c.CallExpectError(Cmd.DmaUnmap, RawClient.DmaUnmapPayload(0x40800, 0x2000), Errno.ENOENT); // straddles two windows
+        using (var reply = c.CallOk(Cmd.DmaUnmap, RawClient.DmaUnmapPayload(0x40000, 0x4000)))
+            Assert.Equal(RawClient.DmaUnmapPayload(0x40000, 0x4000), reply.Payload);
+        c.MapDma(0x41000, 0x1000); // the range is free again
+        c.CallExpectError(Cmd.DmaMap, RawClient.DmaMapPayload(0x48000, 0x1000), Errno.EEXIST); // the window outside stayed
+    }
+
+    [Fact]
     public void UnmapAllRemovesEveryWindow()
     {
         using var h = new ServerHarness(new EduDevice());
