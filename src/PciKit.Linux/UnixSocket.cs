@@ -105,6 +105,24 @@ public sealed partial class UnixSocket : IDisposable
     }
 
     /// <summary>
+    /// Asks for a send buffer of <paramref name="bytes"/> (SO_SNDBUF; the kernel caps it at net.core.wmem_max) and
+    /// returns the size the kernel granted. A large buffer lets a big message (a 1 MiB DMA transfer) go out in one
+    /// hand-off instead of several. On a UNIX stream socket the sender's buffer is what bounds data in flight.
+    /// </summary>
+    public unsafe int SetSendBufferSize(int bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bytes);
+        int value = bytes;
+        if (Libc.SetSockOpt(Handle, Libc.SOL_SOCKET, Libc.SO_SNDBUF, &value, sizeof(int)) != 0)
+            ThrowHelper.ThrowLastError("setsockopt(SO_SNDBUF)");
+        int granted = 0;
+        uint length = sizeof(int);
+        if (Libc.GetSockOpt(Handle, Libc.SOL_SOCKET, Libc.SO_SNDBUF, &granted, &length) != 0)
+            ThrowHelper.ThrowLastError("getsockopt(SO_SNDBUF)");
+        return granted;
+    }
+
+    /// <summary>
     /// Waits up to <paramref name="timeoutMilliseconds"/> (negative: forever) until the socket has data to read, or
     /// the peer hung up (a receive then returns 0). Returns false on timeout.
     /// </summary>

@@ -10,6 +10,8 @@ internal static partial class Libc
     internal const int SOCK_CLOEXEC = 0x80000;
     internal const int SOL_SOCKET = 1;
     internal const int SO_PEERCRED = 17;
+    internal const int SO_SNDBUF = 7;
+    internal const int SO_RCVBUF = 8;
     internal const int SHUT_RD = 0;
     internal const int SHUT_WR = 1;
     internal const int SHUT_RDWR = 2;
@@ -43,6 +45,9 @@ internal static partial class Libc
     internal static partial int Shutdown(SafeFd fd, int how);
 
     /// <summary>getsockopt(2).</summary>
+    [LibraryImport(Libraries.Libc, EntryPoint = "setsockopt", SetLastError = true)]
+    internal static unsafe partial int SetSockOpt(SafeFd fd, int level, int name, void* value, uint valueLength);
+
     [LibraryImport(Libraries.Libc, EntryPoint = "getsockopt", SetLastError = true)]
     internal static unsafe partial int GetSockOpt(SafeFd fd, int level, int name, void* value, uint* valueLength);
 }

@@ -41,6 +41,9 @@ internal sealed partial class ServerConnection : IDisposable
         _options = options;
         _log = server.Log;
         int maxMessage = checked((int)options.MaxDataTransferSize + 4096);
+        // A send buffer that holds a whole DMA_WRITE (or REGION_READ reply) lets it leave in one hand-off; the kernel
+        // caps the request at net.core.wmem_max, so on a default system this is a best effort.
+        try { socket.SetSendBufferSize(2 * maxMessage); } catch (LinuxException) { }
         _socket = new MessageSocket(socket, options.MaxMessageFds, maxMessage);
         _socketFds = new SocketFds(_socket);
         _reply = new byte[maxMessage];
