@@ -2,86 +2,71 @@ using System.Buffers.Binary;
 
 namespace PciKit.VfioUser.Protocol;
 
+/// <summary>The 16-byte layout DEVICE_GET_INFO and DEVICE_GET_IRQ_INFO share: argsz and three more u32 fields.</summary>
+internal static class FourWords
+{
+    /// <summary>Payload size.</summary>
+    public const int Size = 16;
+
+    /// <summary>Reads the four fields; EINVAL on truncation or argsz &lt; 16 (constant messages: a refusal allocates nothing).</summary>
+    public static bool TryRead(ReadOnlySpan<byte> payload, string tooShort, string argSzTooSmall, out uint argSz, out uint a, out uint b, out uint c, out VfioUserError error)
+    {
+        argSz = a = b = c = 0;
+        if (payload.Length < Size) return Wire.Fail(out error, LinuxErrno.EINVAL, tooShort);
+        argSz = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        a = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
+        b = BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]);
+        c = BinaryPrimitives.ReadUInt32LittleEndian(payload[12..]);
+        if (argSz < Size) return Wire.Fail(out error, LinuxErrno.EINVAL, argSzTooSmall);
+        return Wire.Ok(out error);
+    }
+
+    /// <summary>Writes the four fields; returns 16.</summary>
+    public static int Write(Span<byte> destination, uint argSz, uint a, uint b, uint c)
+    {
+        Wire.EnsureRoom(destination, Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination, argSz);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], a);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], b);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], c);
+        return Size;
+    }
+}
+
 /// <summary>DEVICE_GET_INFO request/reply: argsz, flags, num_regions, num_irqs (u32 each).</summary>
 internal readonly record struct DeviceInfo(uint ArgSz, VfioDeviceInfoFlags Flags, uint NumRegions, uint NumIrqs)
 {
     /// <summary>Payload size.</summary>
-    public const int Size16 = 16;
+    public const int Size16 = FourWords.Size;
 
     /// <summary>Parses a request; EINVAL on truncation or argsz &lt; 16.</summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out DeviceInfo value, out VfioUserError error)
     {
-        value = default;
-        if (payload.Length < Size16)
-        {
-            return Wire.Fail(out error, LinuxErrno.EINVAL, "DEVICE_GET_INFO shorter than 16 bytes");
-        }
-
-        var v = new DeviceInfo(
-            BinaryPrimitives.ReadUInt32LittleEndian(payload),
-            (VfioDeviceInfoFlags)BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(payload[12..]));
-        if (v.ArgSz < Size16)
-        {
-            return Wire.Fail(out error, LinuxErrno.EINVAL, "DEVICE_GET_INFO argsz smaller than 16");
-        }
-
-        value = v;
-        return Wire.Ok(out error);
+        bool ok = FourWords.TryRead(payload, "DEVICE_GET_INFO shorter than 16 bytes", "DEVICE_GET_INFO argsz smaller than 16", out uint argSz, out uint flags, out uint regions, out uint irqs, out error);
+        value = ok ? new DeviceInfo(argSz, (VfioDeviceInfoFlags)flags, regions, irqs) : default;
+        return ok;
     }
 
     /// <summary>Writes the 16-byte payload; returns 16.</summary>
-    public int Write(Span<byte> destination)
-    {
-        Wire.EnsureRoom(destination, Size16);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination, ArgSz);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)Flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], NumRegions);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], NumIrqs);
-        return Size16;
-    }
+    public int Write(Span<byte> destination) => FourWords.Write(destination, ArgSz, (uint)Flags, NumRegions, NumIrqs);
 }
 
 /// <summary>DEVICE_GET_IRQ_INFO request/reply: argsz, flags, index, count (u32 each).</summary>
 internal readonly record struct IrqInfo(uint ArgSz, VfioIrqInfoFlags Flags, uint Index, uint Count)
 {
     /// <summary>Payload size.</summary>
-    public const int Size16 = 16;
+    public const int Size16 = FourWords.Size;
 
     /// <summary>Parses a request; EINVAL on truncation or argsz &lt; 16.</summary>
     public static bool TryParse(ReadOnlySpan<byte> payload, out IrqInfo value, out VfioUserError error)
     {
-        value = default;
-        if (payload.Length < Size16)
-        {
-            return Wire.Fail(out error, LinuxErrno.EINVAL, "DEVICE_GET_IRQ_INFO shorter than 16 bytes");
-        }
-
-        var v = new IrqInfo(
-            BinaryPrimitives.ReadUInt32LittleEndian(payload),
-            (VfioIrqInfoFlags)BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(payload[8..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(payload[12..]));
-        if (v.ArgSz < Size16)
-        {
-            return Wire.Fail(out error, LinuxErrno.EINVAL, "DEVICE_GET_IRQ_INFO argsz smaller than 16");
-        }
-
-        value = v;
-        return Wire.Ok(out error);
+        bool ok = FourWords.TryRead(payload, "DEVICE_GET_IRQ_INFO shorter than 16 bytes", "DEVICE_GET_IRQ_INFO argsz smaller than 16", out uint argSz, out uint flags, out uint index, out uint count, out error);
+        value = ok ? new IrqInfo(argSz, (VfioIrqInfoFlags)flags, index, count) : default;
+        return ok;
     }
 
     /// <summary>Writes the 16-byte payload; returns 16.</summary>
-    public int Write(Span<byte> destination)
-    {
-        Wire.EnsureRoom(destination, Size16);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination, ArgSz);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[4..], (uint)Flags);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[8..], Index);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[12..], Count);
-        return Size16;
-    }
+    public int Write(Span<byte> destination) => FourWords.Write(destination, ArgSz, (uint)Flags, Index, Count);
 }
 
 /// <summary>One sparse-mmap area: offset and size within the region.</summary>
