@@ -83,23 +83,15 @@ internal sealed class ServerInterrupts(PciDevice device, IPciLog log) : IInterru
         line.Fds[vector] = null;
         line.Masked[vector] = false;
         line.Pending[vector] = false;
+        // Unrouted, not masked: what the device signals while the vector has no eventfd is dropped (as with VFIO), not
+        // latched in the PBA and replayed as a spurious interrupt when the client attaches an eventfd again.
         if (index == VfioPciIrq.MsiX) device.MsiX!.ProgramEntry(vector, 0, 0, masked: false);
     }
 
     /// <summary>Detaches every eventfd of <paramref name="index"/>.</summary>
     public void DetachAll(uint index)
     {
-        var line = _lines[index];
-        for (int v = 0; v < line.Fds.Length; v++)
-        {
-            line.Fds[v]?.Dispose();
-            line.Fds[v] = null;
-            line.Masked[v] = false;
-            line.Pending[v] = false;
-            // Unrouted, not masked: what the device signals while the index is disabled is dropped (as with VFIO), not
-            // latched in the PBA and replayed as a spurious interrupt when the client attaches an eventfd again.
-            if (index == VfioPciIrq.MsiX) device.MsiX!.ProgramEntry(v, 0, 0, masked: false);
-        }
+        for (int v = 0; v < _lines[index].Fds.Length; v++) Detach(index, v);
     }
 
     /// <summary>Signals <paramref name="vector"/>'s eventfd as if the device had (SET_IRQS ACTION_TRIGGER).</summary>

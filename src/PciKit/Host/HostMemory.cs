@@ -9,14 +9,13 @@ namespace PciKit.Host;
 /// </summary>
 public sealed class HostMemory : IDisposable
 {
-    private const ulong Page = 4096;
     private readonly Lock _lock = new();
     private readonly IovaAllocator _allocator;
 
     /// <summary>Creates host memory whose bus addresses start at <paramref name="firstAddress"/>.</summary>
     public HostMemory(ulong firstAddress = 0x10_0000)
     {
-        if (firstAddress == 0 || firstAddress % Page != 0) throw new ArgumentOutOfRangeException(nameof(firstAddress), "The first bus address must be a non-zero multiple of 4 KiB.");
+        if (firstAddress == 0 || firstAddress % IovaAllocator.Page != 0) throw new ArgumentOutOfRangeException(nameof(firstAddress), "The first bus address must be a non-zero multiple of 4 KiB.");
         FirstAddress = firstAddress;
         _allocator = new IovaAllocator(firstAddress);
     }
