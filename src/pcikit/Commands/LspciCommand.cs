@@ -1,6 +1,7 @@
 using System.CommandLine;
 using PciKit.Config;
 using PciKit.Devices;
+using PciKit.Driver;
 using PciKit.Host;
 using PciKit.Inspection;
 
@@ -45,30 +46,20 @@ internal static class LspciCommand
         using var bus = new PciHostBus();
         var device = DeviceCatalog.Get(modelName).Create();
         var address = bus.Attach(device);
-        var regions = new LspciRegion[7];
-        for (int i = 0; i < regions.Length; i++)
-        {
-            var bar = device.GetBar(i);
-            if (bar is null) continue;
-            regions[i] = new LspciRegion(device.GetBarAddress(i), bar.Size, bar.Kind == PciBarKind.Io ? LspciRegionKind.Io : LspciRegionKind.Memory);
-        }
-        var options = new LspciOptions
-        {
-            Slot = address.ToShortString(),
-            Verbosity = verbosity,
-            HexLevel = hexLevel,
-            NumericIds = numericIds,
-            Regions = regions,
-            Names = names,
-            Irq = device.Config.Get8(PciHeader.InterruptLine),
-        };
-        return LspciFormatter.Format(device.Config.Bytes, options);
+        using var function = bus.GetFunction(address);
+        return Format(function, address.ToShortString(), device.Config.Get8(PciHeader.InterruptLine), verbosity, hexLevel, numericIds, names);
     }
 
     /// <summary>Reads a vfio-user device's configuration space and region sizes through PciKit's client and formats it.</summary>
     internal static string RenderVfioUser(string socket, int verbosity, int hexLevel, bool numericIds = false, PciIdDatabase? names = null)
     {
         using var function = VfioUser.Client.VfioUserClient.Open(socket);
+        return Format(function, "00:00.0", irq: null, verbosity, hexLevel, numericIds, names);
+    }
+
+    /// <summary>Formats any function through the driver API: its configuration space and BAR sizes, as lspci would.</summary>
+    private static string Format(PciFunction function, string slot, int? irq, int verbosity, int hexLevel, bool numericIds, PciIdDatabase? names)
+    {
         function.Open();
         var config = new byte[function.ConfigSpaceSize];
         for (int i = 0; i < config.Length; i += 4) BitConverter.TryWriteBytes(config.AsSpan(i), function.ConfigRead32(i));
@@ -80,12 +71,13 @@ internal static class LspciCommand
         }
         return LspciFormatter.Format(config, new LspciOptions
         {
-            Slot = "00:00.0",
+            Slot = slot,
             Verbosity = verbosity,
             HexLevel = hexLevel,
             NumericIds = numericIds,
             Regions = regions,
             Names = names,
+            Irq = irq,
         });
     }
 
