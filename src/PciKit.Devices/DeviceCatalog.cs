@@ -1,5 +1,6 @@
 using PciKit.Device;
 using PciKit.Devices.Edu;
+using PciKit.Devices.Ivshmem;
 using PciKit.Devices.Pvpanic;
 using PciKit.Devices.Sample;
 using PciKit.Memory;
@@ -24,6 +25,10 @@ public static class DeviceCatalog
     [
         new("edu", "QEMU's educational device (1234:11e8): registers, factorial, DMA engine, INTx and MSI", _ => new EduDevice()),
         new("pvpanic", "pvpanic-pci identity (1b36:0011): Linux's stock pvpanic-pci driver binds to it", _ => new PvpanicDevice()),
+        new("ivshmem-plain", "Inter-VM shared memory as QEMU's ivshmem-plain (1af4:1110): registers in BAR0, 4 MiB shared memory in BAR2, no interrupts",
+            memory => new IvshmemDevice(new IvshmemOptions { Variant = IvshmemVariant.Plain, Allocator = memory })),
+        new("ivshmem-doorbell", "QEMU's ivshmem-doorbell (1af4:1110): MSI-X in BAR1, 4 MiB in BAR2; alone on an in-process link (peer 0, 2 vectors): it can ring itself",
+            memory => new IvshmemLoopback(vectors: 2).JoinDevice(new IvshmemOptions { Variant = IvshmemVariant.Doorbell, Allocator = memory })),
         new("sample", "PCI Express endpoint using every modelled capability: PM, MSI, MSI-X, PCIe/FLR, vendor, DSN; RAM BAR, I/O BAR, ROM", memory => new SampleDevice(memory: memory)),
     ];
 
