@@ -38,6 +38,38 @@ public sealed class SafeFd : SafeHandle
         return new SafeFd(fd, ownsHandle: true);
     }
 
+    /// <summary>
+    /// Opens the same file again, read-only, through <c>/proc/self/fd/N</c> (O_RDONLY | O_CLOEXEC): a new open file
+    /// description whose access mode forbids writes, so <c>mmap(PROT_WRITE, MAP_SHARED)</c>, <c>mprotect</c> to
+    /// writable and <c>write(2)</c> on it fail — for handing memory (a memfd, shm) to a process that may only read it.
+    /// </summary>
+    /// <remarks>
+    /// The receiver holds a descriptor of the same file: a process allowed to open the file for writing by its mode
+    /// (the same user, or root) could still reopen its own <c>/proc/self/fd</c> entry writable. The access mode stops
+    /// writes through this descriptor; file permissions are what stop a reopen.
+    /// </remarks>
+    /// <returns>A new owner of the read-only descriptor.</returns>
+    public SafeFd ReopenReadOnly()
+    {
+        bool added = false;
+        try
+        {
+            DangerousAddRef(ref added);
+            string path = "/proc/self/fd/" + DangerousGetFd().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return ThrowHelper.CheckFd(Libc.Open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", path + ", O_RDONLY");
+        }
+        finally
+        {
+            if (added)
+            {
+                DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Whether the open file description allows writing (access mode O_WRONLY or O_RDWR).</summary>
+    public bool IsWritable => (ThrowHelper.Check(Libc.Fcntl(this, Libc.F_GETFL, 0), "fcntl(F_GETFL)") & Libc.O_ACCMODE) != Libc.O_RDONLY;
+
     /// <summary>Whether <c>O_NONBLOCK</c> is set on the open file description (shared with duplicates and peers).</summary>
     public bool IsNonBlocking
     {

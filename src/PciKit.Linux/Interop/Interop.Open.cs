@@ -7,6 +7,7 @@ internal static partial class Libc
     // Flags identical on x86-64 and arm64 (O_DIRECTORY/O_NOFOLLOW differ and are deliberately not used).
     internal const int O_RDONLY = 0x0;
     internal const int O_RDWR = 0x2;
+    internal const int O_ACCMODE = 0x3;
     internal const int O_CREAT = 0x40;
     internal const int O_EXCL = 0x80;
     internal const int O_NONBLOCK = 0x800;

@@ -63,7 +63,19 @@ public sealed partial class VfioUserClient
         using (_lock.EnterScope())
         {
             ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-            var block = MappedMemoryBlock.Map(region.Fd, aligned, delta + length, MappingAccess.ReadWrite, keepFd: false);
+            // The block keeps a duplicate of the region's fd, so the mapping is shareable (PciMemoryMapping.TryGetFile:
+            // a user client hands BAR memory on to another process); the duplicate is closed with the mapping.
+            var fd = region.Fd.Duplicate();
+            MappedMemoryBlock block;
+            try
+            {
+                block = MappedMemoryBlock.Map(fd, aligned, delta + length, MappingAccess.ReadWrite, keepFd: true);
+            }
+            catch
+            {
+                fd.Dispose();
+                throw;
+            }
             _barMappings.Add(block);
             reason = null;
             return new PciMemoryMapping(index, block, delta, length, () => ReleaseMapping(block));

@@ -32,6 +32,26 @@ public sealed class PciMemoryMapping : IDisposable
     /// <summary>Length in bytes.</summary>
     public ulong Length { get; }
 
+    /// <summary>
+    /// The file behind this mapping, when the memory is shareable (memfd, shm, a vfio-user region's fd): what a
+    /// user-client service hands to another process (PCIDriverKit's <c>CopyClientMemoryForType</c>). The handle stays
+    /// owned by the memory behind the mapping; the mapping's byte 0 is at <paramref name="fileOffset"/> in the file.
+    /// Returns false for process memory (a heap-backed BAR), which no other process can map.
+    /// </summary>
+    public bool TryGetFile([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out System.Runtime.InteropServices.SafeHandle? file, out ulong fileOffset)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_block is IShareableMemory { } shareable && !_block.IsDisposed)
+        {
+            file = shareable.FileHandle;
+            fileOffset = shareable.FileOffset + _offset;
+            return true;
+        }
+        file = null;
+        fileOffset = 0;
+        return false;
+    }
+
     /// <summary>A span over [<paramref name="offset"/>, +<paramref name="length"/>).</summary>
     public Span<byte> GetSpan(ulong offset, int length)
     {
