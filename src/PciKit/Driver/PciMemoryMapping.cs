@@ -43,9 +43,16 @@ public sealed class PciMemoryMapping : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_block is IShareableMemory { } shareable && !_block.IsDisposed)
         {
-            file = shareable.FileHandle;
-            fileOffset = shareable.FileOffset + _offset;
-            return true;
+            try
+            {
+                file = shareable.FileHandle;
+                fileOffset = shareable.FileOffset + _offset;
+                return true;
+            }
+            catch (InvalidOperationException)
+            {
+                // A block that can be shareable but was made without keeping its descriptor.
+            }
         }
         file = null;
         fileOffset = 0;
