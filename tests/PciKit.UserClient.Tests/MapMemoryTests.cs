@@ -154,3 +154,28 @@ public sealed class MapMemoryTests : IDisposable
         app.Dispose();
     }
 }
+
+public sealed class UnshareableMemoryTests
+{
+    [Fact]
+    public void A_mapped_block_that_did_not_keep_its_descriptor_is_refused()
+    {
+        using var fd = PciKit.Linux.SharedMemory.CreateMemFd("pk-nokeep", 4096);
+        using var block = PciKit.Linux.Memory.MappedMemoryBlock.Map(fd, 0, 4096, MappingAccess.ReadWrite, keepFd: false);
+        using var bus = new PciHostBus();
+        using var function = bus.GetFunction(bus.Attach(new IvshmemDevice(new IvshmemOptions { SharedMemory = block })));
+        function.Open();
+        using var bar2 = function.MapBar(2);
+        string dir = Directory.CreateTempSubdirectory("pkun").FullName;
+        try
+        {
+            using var service = UserClientService.Start(Path.Combine(dir, "uc.sock"));
+            Assert.False(bar2.TryGetFile(out _, out _));
+            Assert.Throws<ArgumentException>(() => service.AddMemory(0, bar2));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
