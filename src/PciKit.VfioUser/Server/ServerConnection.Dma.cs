@@ -121,7 +121,7 @@ internal sealed partial class ServerConnection
     }
 
     /// <summary>One server→client DMA message and its reply. Runs on any thread; only one is in flight at a time.</summary>
-    private bool DmaRoundTrip(VfioUserCommand command, ulong address, Span<byte> readInto, ReadOnlySpan<byte> writeFrom)
+    private unsafe bool DmaRoundTrip(VfioUserCommand command, ulong address, Span<byte> readInto, ReadOnlySpan<byte> writeFrom)
     {
         using var gate = _dmaGate.EnterScope();
         if (_closed) return false;
@@ -132,9 +132,19 @@ internal sealed partial class ServerConnection
         _dmaReplyErrno = 0;
         _dmaReplied.Reset();
         _dmaWaiting = true;
+        bool direct = false;
+        fixed (byte* destination = readInto)
         try
         {
             Interlocked.Increment(ref _server.Counters.DmaMessages);
+            if (command == VfioUserCommand.DmaRead && _dmaWaiterIsReader && readInto.Length > 0)
+            {
+                // This thread will read the reply: its data goes straight from the socket into the device's buffer.
+                Span<byte> expected = stackalloc byte[DmaReadMessage.FixedSize];
+                DmaReadMessage.WriteRequest(expected, address, (ulong)readInto.Length); // the reply's prefix repeats the request
+                _socket.ArmDirectReply(id, expected, destination, readInto.Length);
+                direct = true;
+            }
             if (command == VfioUserCommand.DmaRead)
                 _socket.Send(command, id, VfioUserHeader.TypeCommand, (address, (ulong)readInto.Length),
                     static (dest, s) => DmaReadMessage.WriteRequest(dest, s.address, s.Item2));
@@ -152,6 +162,8 @@ internal sealed partial class ServerConnection
             var reply = _dmaReplyInSocket ? _socket.Payload : _dmaReplyBuffer.AsSpan(0, _dmaReplyLength);
             if (command == VfioUserCommand.DmaRead)
             {
+                if (_dmaReplyInSocket && _socket.LastDataDirect)
+                    return DmaReadMessage.TryParseReplyPrefix(reply, address, (ulong)readInto.Length, out _);
                 if (!DmaReadMessage.TryParseReply(reply, address, (ulong)readInto.Length, out var data, out _)) return false;
                 data.CopyTo(readInto);
                 return true;
@@ -164,6 +176,7 @@ internal sealed partial class ServerConnection
         }
         finally
         {
+            if (direct) _socket.DisarmDirectReply();
             _dmaWaiting = false;
         }
     }

@@ -30,9 +30,10 @@ internal enum ReceiveResult
 /// the current message still needs, so a second batch of fds cannot arrive before the first is placed.
 /// </para>
 /// </remarks>
-internal sealed class MessageSocket : IDisposable
+internal sealed unsafe class MessageSocket : IDisposable
 {
     private const int ReadAhead = 64 * 1024;
+    private const int MaxDirectPrefix = 32;
     private readonly UnixSocket _socket;
     private readonly Lock _sendLock = new();
     private ReceivedFds _fds;
@@ -46,6 +47,12 @@ internal sealed class MessageSocket : IDisposable
     private long _fdReadStart, _fdReadEnd;
     private int _payloadStart;
     private int _payloadLength;
+    private bool _directArmed;  // the data of one expected reply goes straight to _directData (see ArmDirectReply)
+    private ushort _directId;
+    private int _directPrefix;
+    private readonly byte[] _directExpected = new byte[MaxDirectPrefix];
+    private byte* _directData;
+    private int _directLength;
 
     public MessageSocket(UnixSocket socket, int maxFds, int maxMessageSize)
     {
@@ -71,6 +78,39 @@ internal sealed class MessageSocket : IDisposable
 
     /// <summary>Why the last header was refused.</summary>
     public VfioUserError LastError { get; private set; }
+
+    /// <summary>
+    /// True when the last message was the reply armed with <see cref="ArmDirectReply"/>: <see cref="Payload"/> then holds
+    /// only its fixed prefix, and its data is already in the armed destination.
+    /// </summary>
+    public bool LastDataDirect { get; private set; }
+
+    /// <summary>
+    /// Arms a zero-copy receive for one expected reply: if the next message with id <paramref name="messageId"/> is a
+    /// non-error reply of exactly header + <paramref name="expectedPrefix"/> + <paramref name="length"/> bytes whose
+    /// payload starts with <paramref name="expectedPrefix"/> (bulk DMA data: address and count), the bytes after the
+    /// prefix are received straight into <paramref name="data"/> instead of the receive buffer. Any other message is
+    /// received as usual (so a reply that does not match writes nothing there). The caller keeps <paramref name="data"/>
+    /// pinned and receives on this thread until <see cref="DisarmDirectReply"/>.
+    /// </summary>
+    public void ArmDirectReply(ushort messageId, ReadOnlySpan<byte> expectedPrefix, byte* data, int length)
+    {
+        if (expectedPrefix.Length > MaxDirectPrefix) throw new ArgumentException($"a direct reply's prefix is at most {MaxDirectPrefix} bytes", nameof(expectedPrefix));
+        expectedPrefix.CopyTo(_directExpected);
+        _directId = messageId;
+        _directPrefix = expectedPrefix.Length;
+        _directData = data;
+        _directLength = length;
+        _directArmed = true;
+    }
+
+    /// <summary>Forgets the destination armed by <see cref="ArmDirectReply"/> (whether or not its reply came).</summary>
+    public void DisarmDirectReply()
+    {
+        _directArmed = false;
+        _directData = null;
+        _directLength = 0;
+    }
 
     /// <summary>Payload of the last received message (valid until the next <see cref="Receive"/>).</summary>
     public ReadOnlySpan<byte> Payload => _rx.AsSpan(_payloadStart, _payloadLength);
@@ -103,6 +143,7 @@ internal sealed class MessageSocket : IDisposable
         _fds.Clear();
         _payloadStart = 0;
         _payloadLength = 0;
+        LastDataDirect = false;
         if (!Fill(VfioUserHeader.HeaderSize)) return ReceiveResult.Closed;
         bool ok = VfioUserHeader.TryRead(_rx.AsSpan(_head, VfioUserHeader.HeaderSize), (uint)MaxMessageSize, out var header, out var error);
         Header = header;
@@ -122,12 +163,66 @@ internal sealed class MessageSocket : IDisposable
             }
             return ReceiveResult.Refused;
         }
-        int size = (int)header.MessageSize;
+        if (_directArmed && !_fdsPending && header.IsReply && !header.IsError && header.MessageId == _directId
+            && header.MessageSize == (uint)(VfioUserHeader.HeaderSize + _directPrefix + _directLength))
+        {
+            return ReceiveDirect((int)header.MessageSize);
+        }
+        return ReceiveWhole((int)header.MessageSize);
+    }
+
+    /// <summary>Receives the rest of a <paramref name="size"/>-byte message whose header is at the head into the buffer.</summary>
+    private ReceiveResult ReceiveWhole(int size)
+    {
         if (!Fill(size)) return ReceiveResult.Closed;
         ClaimFds(size);
         _payloadStart = _head + VfioUserHeader.HeaderSize;
         _payloadLength = size - VfioUserHeader.HeaderSize;
         Consume(size);
+        return ReceiveResult.Message;
+    }
+
+    /// <summary>Receives the armed reply: header and prefix into the buffer, the data straight into the armed destination.</summary>
+    private ReceiveResult ReceiveDirect(int size)
+    {
+        int fixedPart = VfioUserHeader.HeaderSize + _directPrefix;
+        if (!Fill(fixedPart)) return ReceiveResult.Closed;
+        // fds arrived with it (a client that should not send any), or a prefix that is not the expected one: the usual path.
+        if (_fdsPending || !_rx.AsSpan(_head + VfioUserHeader.HeaderSize, _directPrefix).SequenceEqual(_directExpected.AsSpan(0, _directPrefix)))
+            return ReceiveWhole(size);
+        _payloadStart = _head + VfioUserHeader.HeaderSize;
+        _payloadLength = _directPrefix;
+        Consume(fixedPart);
+        var destination = new Span<byte>(_directData, _directLength);
+        // What the read-ahead already brought is copied; the rest is received in place (never past the message's end).
+        int done = Math.Min(_tail - _head, destination.Length);
+        _rx.AsSpan(_head, done).CopyTo(destination);
+        Consume(done);
+        while (done < destination.Length)
+        {
+            long readStart = _headPosition;
+            int n;
+            try
+            {
+                n = _socket.Receive(destination[done..], _incoming);
+            }
+            catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
+            {
+                return ReceiveResult.Closed;
+            }
+            if (n == 0) return ReceiveResult.Closed;
+            done += n;
+            _headPosition += n; // the buffer is empty here: the stream position moves on without it
+            if (!_fdsPending && (_incoming.Count > 0 || _incoming.Status != FdTransferStatus.Ok))
+            {
+                // fds in the middle of a reply belong to no message that starts in this read: ClaimFds drops them.
+                _fdsPending = true;
+                _fdReadStart = readStart;
+                _fdReadEnd = readStart + n;
+            }
+        }
+        DisarmDirectReply();
+        LastDataDirect = true;
         return ReceiveResult.Message;
     }
 
