@@ -142,14 +142,17 @@ public sealed class SharedMemorySetupTests : IDisposable
     }
 
     [Fact]
-    public void A_second_server_on_the_same_socket_is_refused_and_leaves_the_first_serving()
+    public void A_second_server_on_the_same_socket_is_refused_without_touching_the_first_ones_memory()
     {
-        using var first = IvshmemServer.Start(_scratch.Options());
-        var e = Assert.Throws<SocketPathInUseException>(() => IvshmemServer.Start(_scratch.Options() with { SharedMemoryName = _scratch.ShmName + "-2" }));
+        using var first = IvshmemServer.Start(_scratch.Options(size: 1 << 20));
+        using (var view = first.MapSharedMemory()) view.Write(0, 0x5A5AUL);
+        // Same socket and same shm name, another size (QEMU's server would truncate and then unlink the object).
+        var e = Assert.Throws<SocketPathInUseException>(() => IvshmemServer.Start(_scratch.Options(size: 8 << 20)));
         Assert.Equal(SocketPathState.ServerRunning, e.State);
-        Assert.False(File.Exists(_scratch.ShmPath + "-2"));
+        Assert.Equal(1L << 20, new FileInfo(_scratch.ShmPath).Length);
         // (Start's check that the path is in use connected once: the running server counted that as a peer that left.)
         using var peer = IvshmemPeer.Connect(_scratch.Socket);
         Assert.Equal([peer.Id], first.PeerIds);
+        Assert.Equal(0x5A5AUL, peer.SharedMemory.Read<ulong>(0));
     }
 }

@@ -77,31 +77,27 @@ public sealed partial class IvshmemServer : IDisposable
     {
         options ??= new IvshmemServerOptions();
         options.Validate();
-        var (memory, size) = SharedMemorySetup.Open(options);
-        UnixSocket? listener = null;
+
+        // The socket first: a second server started by mistake fails here, before it could resize or unlink the memory
+        // object of the one that runs.
+        UnixSocket listener = UnixSocket.Listen(options.SocketPath, new UnixListenOptions
+        {
+            Mode = options.SocketMode,
+            ReplaceStaleSocket = options.ReplaceStaleSocket,
+            NonBlocking = true,
+            Backlog = 10,
+        });
         try
         {
-            listener = UnixSocket.Listen(options.SocketPath, new UnixListenOptions
-            {
-                Mode = options.SocketMode,
-                ReplaceStaleSocket = options.ReplaceStaleSocket,
-                NonBlocking = true,
-                Backlog = 10,
-            });
+            var (memory, size) = SharedMemorySetup.Open(options);
             var server = new IvshmemServer(options, memory, size, listener);
-            server._log.Info($"listening on {options.SocketPath}: {Describe(options)} of {IvshmemSize.Format(size)}, {options.Vectors} vector(s) per peer");
+            options.Log.Write(PciKit.Device.PciLogLevel.Debug, "ivshmem-server", $"listening on {options.SocketPath}: {Describe(options)} of {IvshmemSize.Format(size)}, {options.Vectors} vector(s) per peer");
             server._thread.UnsafeStart();
             return server;
         }
         catch
         {
-            listener?.Dispose();
-            memory.Dispose();
-            if (options.HugeTlbDirectory is null && options.UnlinkSharedMemoryOnStop)
-            {
-                SharedMemorySetup.TryUnlink(options.SharedMemoryName);
-            }
-
+            listener.Dispose();
             throw;
         }
     }

@@ -12,6 +12,7 @@ internal static class SharedMemorySetup
     {
         SafeFd fd;
         string subject;
+        bool created = false;
         if (options.HugeTlbDirectory is { } directory)
         {
             fd = SharedMemory.CreateUnlinkedFile(directory, "ivshmem");
@@ -19,8 +20,9 @@ internal static class SharedMemorySetup
         }
         else
         {
-            fd = SharedMemory.OpenOrCreateShm(options.SharedMemoryName);
             subject = "/dev/shm/" + options.SharedMemoryName.TrimStart('/');
+            created = !File.Exists(subject);
+            fd = SharedMemory.OpenOrCreateShm(options.SharedMemoryName);
         }
 
         try
@@ -31,9 +33,9 @@ internal static class SharedMemorySetup
         catch
         {
             fd.Dispose();
-            if (options.HugeTlbDirectory is null && options.UnlinkSharedMemoryOnStop)
+            if (created)
             {
-                TryUnlink(options.SharedMemoryName);
+                TryUnlink(options.SharedMemoryName); // only an object this start created; never someone else's
             }
 
             throw;
