@@ -183,7 +183,7 @@ internal static partial class IvshmemServerCommand
         process.WaitForExit();
         string message = errors.Result.Trim();
         stderr.WriteLine(message.Length > 0 ? message : $"pcikit: the background server exited with code {process.ExitCode} before it listened");
-        return 1;
+        return process.ExitCode != 0 ? process.ExitCode : 1;
     }
 
     private static string DefaultPidFile()
