@@ -166,6 +166,37 @@ public sealed class PeerTests : IDisposable
     }
 
     [Fact]
+    public async Task Dispose_wakes_a_thread_blocked_in_an_infinite_wait()
+    {
+        using var server = _scratch.StartServer(vectors: 1);
+        var a = IvshmemPeer.Connect(_scratch.Socket);
+        var blocked = Task.Factory.StartNew(() => a.Vectors[0].Wait(), TaskCreationOptions.LongRunning);
+        await Task.Delay(200);
+        Assert.False(blocked.IsCompleted);
+        a.Dispose();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => blocked.WaitAsync(Wait.Timeout));
+    }
+
+    [Fact]
+    public async Task A_handler_added_during_a_synchronous_wait_starts_after_it_and_misses_nothing_later()
+    {
+        using var server = _scratch.StartServer(vectors: 1);
+        using var a = IvshmemPeer.Connect(_scratch.Socket);
+        using var b = IvshmemPeer.Connect(_scratch.Socket);
+        Wait.Until(() => a.Peers.Count == 1, "peer 0 learns of peer 1");
+        var direct = Task.Factory.StartNew(() => b.Vectors[0].Wait(Wait.Timeout), TaskCreationOptions.LongRunning);
+        await Task.Delay(100);
+        long handled = 0;
+        var three = new TaskCompletionSource();
+        b.Vectors[0].Signaled += (_, n) => { if (Interlocked.Add(ref handled, (long)n) == 3) three.TrySetResult(); };
+        a.Ring(1, 0);
+        Assert.Equal(1UL, await direct.WaitAsync(Wait.Timeout)); // the first ring went to the synchronous waiter
+        for (int i = 0; i < 3; i++) a.Ring(1, 0);
+        await three.Task.WaitAsync(Wait.Timeout);             // later rings reach the handler
+        Assert.Equal(4, b.Vectors[0].TotalSignals);
+    }
+
+    [Fact]
     public async Task Completion_finishes_when_the_server_stops_and_known_peers_stay_ringable()
     {
         var server = _scratch.StartServer(vectors: 1);

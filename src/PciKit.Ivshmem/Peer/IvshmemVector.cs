@@ -14,7 +14,8 @@ namespace PciKit.Ivshmem;
 /// <para><see cref="Signaled"/> handlers run on a thread-pool thread, once per wake-up with the count read; while a handler
 /// is subscribed or an asynchronous wait is pending, one reader (on the shared epoll thread) consumes the eventfd and feeds
 /// both. Without either, <see cref="Wait(TimeSpan)"/> reads the eventfd directly on the calling thread (no hand-off: the
-/// lowest latency). Subscribe before waiting synchronously if both are used.</para>
+/// lowest latency); a handler or asynchronous wait added meanwhile starts reading only after that wait returns, so subscribe
+/// first if both are used.</para>
 /// </remarks>
 public sealed class IvshmemVector
 {
@@ -22,7 +23,11 @@ public sealed class IvshmemVector
     private readonly Queue<TaskCompletionSource<ulong>> _waiters = new();
     private readonly IPciLog _log;
     private Action<IvshmemVector, ulong>? _handlers;
+    private readonly SemaphoreSlim _syncWaiters = new(1, 1);
     private CancellationTokenSource? _pump;
+    private bool _pumpDeferred;
+    private bool _readingDirectly;
+    private bool _closed;
     private ulong _pending;
     private long _total;
     private long _wakeups;
@@ -95,6 +100,7 @@ public sealed class IvshmemVector
                 return ValueTask.FromCanceled<ulong>(cancellationToken);
             }
 
+            ObjectDisposedException.ThrowIf(_closed, typeof(IvshmemPeer));
             waiter = new TaskCompletionSource<ulong>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters.Enqueue(waiter);
             EnsurePump();
@@ -113,53 +119,59 @@ public sealed class IvshmemVector
     /// <summary>Blocks until the vector is signalled (or takes pending signals).</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> to wait forever.</param>
     /// <returns>The number of rings since the previous wait returned; 0 on timeout.</returns>
-    /// <exception cref="ObjectDisposedException">The peer was disposed.</exception>
+    /// <exception cref="ObjectDisposedException">The peer was disposed (also wakes a thread blocked here).</exception>
+    /// <remarks>Synchronous waits on one vector take turns; each returns what arrived since the previous one.</remarks>
     public ulong Wait(TimeSpan timeout)
     {
         long start = Stopwatch.GetTimestamp();
-        lock (_gate)
+        if (!_syncWaiters.Wait(Left(start, timeout)))
         {
-            if (_pending > 0 || _pump is not null)
-            {
-                // A reader feeds _pending; wait for it.
-                while (_pending == 0)
-                {
-                    TimeSpan left = Left(start, timeout);
-                    if (left == TimeSpan.Zero || !Monitor.Wait(_gate, left))
-                    {
-                        if (_pending == 0)
-                        {
-                            return 0;
-                        }
-                    }
-                }
-
-                ulong ready = _pending;
-                _pending = 0;
-                return ready;
-            }
+            return 0;
         }
 
-        // Nobody else reads the eventfd: wait for it here and read it on this thread.
-        while (true)
+        try
         {
-            TimeSpan left = Left(start, timeout);
-            if (!EventFd.Wait(left))
+            lock (_gate)
             {
-                return 0;
+                ObjectDisposedException.ThrowIf(_closed, typeof(IvshmemPeer));
+                if (_pending > 0 || _pump is not null)
+                {
+                    return WaitForPump(start, timeout);
+                }
+
+                _readingDirectly = true;
             }
 
-            if (EventFd.TryRead(out ulong value))
+            ulong value = 0;
+            try
+            {
+                value = ReadDirectly(start, timeout);
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    _readingDirectly = false;
+                    if (_pumpDeferred)
+                    {
+                        _pumpDeferred = false;
+                        EnsurePump();
+                    }
+                }
+            }
+
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _closed), typeof(IvshmemPeer));
+            if (value > 0)
             {
                 Interlocked.Add(ref _total, (long)value);
                 Interlocked.Increment(ref _wakeups);
-                return value;
             }
 
-            if (left == TimeSpan.Zero)
-            {
-                return 0;
-            }
+            return value;
+        }
+        finally
+        {
+            _syncWaiters.Release();
         }
     }
 
@@ -167,11 +179,22 @@ public sealed class IvshmemVector
     /// <returns>The count (≥ 1).</returns>
     public ulong Wait() => Wait(Timeout.InfiniteTimeSpan);
 
-    /// <summary>Fails pending asynchronous waits (the peer is being disposed; it closes the eventfd).</summary>
+    /// <summary>
+    /// Fails pending asynchronous waits and wakes a thread blocked in <see cref="Wait(TimeSpan)"/> (the peer is being
+    /// disposed; it closes the eventfd afterwards).
+    /// </summary>
     internal void Close()
     {
+        bool wake;
         lock (_gate)
         {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            wake = _readingDirectly;
             _pump?.Cancel();
             _pump = null;
             _handlers = null;
@@ -182,6 +205,64 @@ public sealed class IvshmemVector
 
             Monitor.PulseAll(_gate);
         }
+
+        if (wake)
+        {
+            EventFd.Signal(); // a blocking read(2) is not woken by close(2); this ring is never reported
+        }
+    }
+
+    /// <summary>
+    /// Only reader of the eventfd (the pump is deferred meanwhile): an infinite wait is one read(2), which blocks in the
+    /// kernel while the descriptor is blocking (the fastest wake-up) and falls back to poll(2) once a QEMU peer has made the
+    /// shared open file description O_NONBLOCK; a bounded wait polls first.
+    /// </summary>
+    private ulong ReadDirectly(long start, TimeSpan timeout)
+    {
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            return EventFd.Read();
+        }
+
+        while (true)
+        {
+            TimeSpan left = Left(start, timeout);
+            if (!EventFd.Wait(left))
+            {
+                return 0;
+            }
+
+            if (EventFd.TryRead(out ulong value))
+            {
+                return value;
+            }
+
+            if (left == TimeSpan.Zero)
+            {
+                return 0;
+            }
+        }
+    }
+
+    /// <summary>Under the gate: waits until the pump (or earlier signals) fed <c>_pending</c>, then takes it.</summary>
+    private ulong WaitForPump(long start, TimeSpan timeout)
+    {
+        while (_pending == 0)
+        {
+            ObjectDisposedException.ThrowIf(_closed, typeof(IvshmemPeer));
+            TimeSpan left = Left(start, timeout);
+            if (left == TimeSpan.Zero || !Monitor.Wait(_gate, left))
+            {
+                if (_pending == 0)
+                {
+                    return 0;
+                }
+            }
+        }
+
+        ulong ready = _pending;
+        _pending = 0;
+        return ready;
     }
 
     private static TimeSpan Left(long start, TimeSpan timeout)
@@ -214,8 +295,20 @@ public sealed class IvshmemVector
         }
     }
 
+    /// <summary>Under the gate: starts the reader that feeds handlers and asynchronous waiters (after a direct read ends).</summary>
     private void EnsurePump()
     {
+        if (_closed)
+        {
+            return;
+        }
+
+        if (_readingDirectly)
+        {
+            _pumpDeferred = true; // two readers of one eventfd would race for the counter
+            return;
+        }
+
         if (_pump is null)
         {
             _pump = new CancellationTokenSource();

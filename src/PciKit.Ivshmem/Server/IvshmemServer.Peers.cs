@@ -53,7 +53,9 @@ public sealed partial class IvshmemServer
             socket.IsNonBlocking = true;
             for (; created < vectors.Length; created++)
             {
-                vectors[created] = new EventFd(0, EventFdOptions.NonBlocking);
+                // Blocking, unlike QEMU's server: a peer's blocking read(2) is its cheapest wait. QEMU's device makes the shared
+                // open file description O_NONBLOCK when it receives the descriptor; IvshmemPeer handles both.
+                vectors[created] = new EventFd(0, EventFdOptions.None);
             }
 
             peer = new ServerPeer(id.Value, socket, vectors);
