@@ -209,6 +209,40 @@ public sealed class PeerTests : IDisposable
     }
 
     [Fact]
+    public void Throwing_event_handlers_are_logged_and_neither_the_server_nor_the_peer_stops()
+    {
+        var log = new ListLog();
+        using var server = IvshmemServer.Start(_scratch.Options(vectors: 1) with { Log = log });
+        server.PeerConnected += (_, _) => throw new InvalidOperationException("server handler");
+        using var a = IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions { Log = log });
+        a.PeerConnected += (_, _) => throw new InvalidOperationException("peer handler");
+        a.Vectors[0].Signaled += (_, _) => throw new InvalidOperationException("vector handler");
+        using var b = IvshmemPeer.Connect(_scratch.Socket);
+        Wait.Until(() => a.Peers.Count == 1, "peer 0 still learns of peer 1");
+        b.Ring(0, 0);
+        Wait.Until(() => log.Contains("vector handler"), "the vector handler's exception is logged");
+        Assert.True(log.Contains("server handler") && log.Contains("peer handler"));
+        using var c = IvshmemPeer.Connect(_scratch.Socket);
+        Assert.Equal(2, c.Id);
+        Assert.True(a.IsConnected);
+    }
+
+    private sealed class ListLog : PciKit.Device.IPciLog
+    {
+        private readonly List<string> _lines = [];
+
+        public void Write(PciKit.Device.PciLogLevel level, string source, string message)
+        {
+            lock (_lines) _lines.Add(message);
+        }
+
+        public bool Contains(string text)
+        {
+            lock (_lines) return _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void Connecting_where_no_server_listens_says_how_to_start_one()
     {
         var e = Assert.Throws<IvshmemException>(() => IvshmemPeer.Connect(_scratch.Socket));

@@ -187,7 +187,19 @@ public sealed partial class IvshmemPeer
             fd?.Dispose();
         }
 
-        raise?.Invoke(this, new IvshmemPeerEventArgs(peerId));
+        if (raise is null)
+        {
+            return;
+        }
+
+        try
+        {
+            raise(this, new IvshmemPeerEventArgs(peerId));
+        }
+        catch (Exception e)
+        {
+            _log.Warn($"a peer event handler threw {e.GetType().Name}: {e.Message}");
+        }
     }
 
     /// <summary>Adds a vector (under the lock); returns PeerConnected when a later peer became complete.</summary>

@@ -111,7 +111,7 @@ public sealed partial class IvshmemServer
         PublishIds();
         Interlocked.Increment(ref Counters.Accepted);
         _log.Info($"peer {peer.Id} connected ({_peers.Count} connected)");
-        PeerConnected?.Invoke(this, new IvshmemServerPeerEventArgs(peer.Id, null));
+        Raise(PeerConnected, new IvshmemServerPeerEventArgs(peer.Id, null));
     }
 
     /// <summary>QEMU's allocation: the counter's value if free, else the next free id after it (wrapping at 65536).</summary>
@@ -153,7 +153,20 @@ public sealed partial class IvshmemServer
         }
 
         _log.Info($"peer {peer.Id} left ({ReasonText(reason)}); {_peers.Count} connected");
-        PeerDisconnected?.Invoke(this, new IvshmemServerPeerEventArgs(peer.Id, reason));
+        Raise(PeerDisconnected, new IvshmemServerPeerEventArgs(peer.Id, reason));
+    }
+
+    /// <summary>Runs a handler on the loop thread; a handler that throws is logged, never the end of the server.</summary>
+    private void Raise(EventHandler<IvshmemServerPeerEventArgs>? handler, IvshmemServerPeerEventArgs args)
+    {
+        try
+        {
+            handler?.Invoke(this, args);
+        }
+        catch (Exception e)
+        {
+            _log.Warn($"a {(args.Reason is null ? nameof(PeerConnected) : nameof(PeerDisconnected))} handler threw {e.GetType().Name}: {e.Message}");
+        }
     }
 
     private void PublishIds()

@@ -121,6 +121,9 @@ public sealed partial class IvshmemServer : IDisposable
         }
     }
 
+    /// <summary>Same as <see cref="Dispose"/>.</summary>
+    public void Stop() => Dispose();
+
     /// <summary>
     /// Stops serving: every peer is disconnected (the others are told, as QEMU's server does), the socket file is removed and,
     /// unless <see cref="IvshmemServerOptions.UnlinkSharedMemoryOnStop"/> is false, the shared memory object's name. Waits for
