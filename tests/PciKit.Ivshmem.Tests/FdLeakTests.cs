@@ -25,10 +25,14 @@ public sealed class FdLeakTests : IDisposable
         using var server = IvshmemServer.Start(_scratch.Options(vectors: 4));
         using var stays = IvshmemPeer.Connect(_scratch.Socket);
         MisbehaveOnce(); // warm-up
+        Settled();
         int before = Wait.OpenFds();
         for (int i = 0; i < 10; i++) MisbehaveOnce();
-        Wait.Until(() => server.PeerIds.Count == 1, "only the staying peer is left");
+        Settled();
         Wait.ForFdCount(before);
+
+        // Departures are processed asynchronously by the server and by the staying peer: count only once both did.
+        void Settled() => Wait.Until(() => server.PeerIds.Count == 1 && stays.Peers.Count == 0, "only the staying peer is left, and it knows");
 
         void MisbehaveOnce()
         {
