@@ -84,6 +84,64 @@ public static class SharedMemory
         return Resize(fd, size, path);
     }
 
+    /// <summary>
+    /// Opens a POSIX shared memory object, creating it if it does not exist (shm_open with O_CREAT and without O_EXCL,
+    /// as QEMU's ivshmem-server does), without changing its size: an existing object keeps its size and content.
+    /// </summary>
+    /// <param name="name">Object name without slashes (a leading slash is allowed).</param>
+    /// <param name="mode">Permissions if created; 0700 by default (QEMU's S_IRWXU).</param>
+    /// <returns>The owner of the descriptor (O_RDWR, O_CLOEXEC).</returns>
+    public static SafeFd OpenOrCreateShm(string name, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute)
+    {
+        string path = ShmPath(name);
+        return ThrowHelper.CheckFd(Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_CLOEXEC, (uint)mode), "open", path);
+    }
+
+    /// <summary>
+    /// Creates a new file with a unique name in <paramref name="directory"/> (O_CREAT | O_EXCL, like mkstemp(3)) and removes
+    /// its name at once, so only the returned descriptor (and whoever it is passed to) reaches it and nothing is left behind
+    /// when the last descriptor closes. For memory on a hugetlbfs mount (e.g. <c>/dev/hugepages</c>) or any tmpfs.
+    /// </summary>
+    /// <param name="directory">An existing directory.</param>
+    /// <param name="prefix">The first part of the temporary name.</param>
+    /// <param name="mode">Permissions while the name exists; 0600 by default.</param>
+    /// <returns>The owner of the descriptor (O_RDWR, O_CLOEXEC), size 0.</returns>
+    public static SafeFd CreateUnlinkedFile(string directory, string prefix, UnixFileMode mode = UnixFileMode.UserRead | UnixFileMode.UserWrite)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        for (int attempt = 0; ; attempt++)
+        {
+            string path = Path.Combine(directory, $"{prefix}.{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(6))}");
+            int fd = Libc.Open(path, Libc.O_RDWR | Libc.O_CREAT | Libc.O_EXCL | Libc.O_CLOEXEC, (uint)mode);
+            if (fd < 0)
+            {
+                int errno = ThrowHelper.LastErrno;
+                if (errno == Errno.EEXIST && attempt < 100)
+                {
+                    continue;
+                }
+
+                ThrowHelper.Throw(errno, "open", path);
+            }
+
+            var owner = new SafeFd(fd, ownsHandle: true);
+            _ = Libc.Unlink(path);
+            return owner;
+        }
+    }
+
+    /// <summary>Sets the size of a memory file (ftruncate(2)); on hugetlbfs it must be a multiple of the huge page size.</summary>
+    /// <param name="fd">The descriptor.</param>
+    /// <param name="size">The new size in bytes.</param>
+    /// <exception cref="LinuxException">EINVAL when the file system refuses the size (hugetlbfs), ENOSPC/ENOMEM …</exception>
+    public static void SetSize(SafeFd fd, ulong size)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(size, (ulong)long.MaxValue);
+        ThrowHelper.Check(Libc.Ftruncate(fd, (long)size), "ftruncate");
+    }
+
     private static SafeFd Resize(SafeFd fd, ulong size, string subject)
     {
         try

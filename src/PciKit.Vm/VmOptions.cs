@@ -60,6 +60,12 @@ public sealed record VmOptions
 
     /// <summary>Extra kernel command-line arguments.</summary>
     public string ExtraKernelArgs { get; init; } = "";
+
+    /// <summary>
+    /// Extra QEMU arguments, appended after the devices (e.g. <c>-chardev socket,path=SOCK,id=ivs -device
+    /// ivshmem-doorbell,chardev=ivs,vectors=2</c> for a guest on an ivshmem server).
+    /// </summary>
+    public IReadOnlyList<string> ExtraQemuArgs { get; init; } = [];
 }
 
 /// <summary>The outcome of a run.</summary>

@@ -19,7 +19,7 @@ public static class VmRunner
     public static VmResult Run(VmOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (options.Device is null && options.QemuDevices.Count == 0 && !options.Shell && options.Command == "true")
+        if (options.Device is null && options.QemuDevices.Count == 0 && options.ExtraQemuArgs.Count == 0 && !options.Shell && options.Command == "true")
             options.Progress?.WriteLine("pcikit vm: no device attached; booting the bare guest");
         string image = VmTools.GuestImage(options.Progress);
         var accel = options.Accel == VmAccel.Auto ? VmTools.ProbeAccel(options.Progress) : options.Accel;
@@ -41,6 +41,7 @@ public static class VmRunner
         args.AddRange(accel == VmAccel.Kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg"]);
         if (options.Iommu) args.AddRange(["-device", "intel-iommu,caching-mode=on,intremap=off"]);
         foreach (var d in options.QemuDevices) args.AddRange(["-device", d]);
+        args.AddRange(options.ExtraQemuArgs);
 
         var append = new StringBuilder(KernelArgs);
         if (options.Iommu) append.Append(" intel_iommu=on");

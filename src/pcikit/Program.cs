@@ -19,6 +19,8 @@ public static class Program
         root.Subcommands.Add(ServeCommand.Create(stdout, stderr));
         root.Subcommands.Add(ProbeCommand.Create(stdout));
         root.Subcommands.Add(VmCommand.Create(stdout, stderr));
+        root.Subcommands.Add(IvshmemServerCommand.Create(stdout, stderr));
+        root.Subcommands.Add(IvshmemClientCommand.Create(Console.In, stdout, stderr));
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

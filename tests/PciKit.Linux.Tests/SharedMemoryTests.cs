@@ -42,6 +42,56 @@ public sealed class SharedMemoryTests
     }
 
     [Fact]
+    public void OpenOrCreateShmCreatesOnceAndKeepsSizeAndContent()
+    {
+        string name = "pcikit-test-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            using (SafeFd first = SharedMemory.OpenOrCreateShm(name))
+            {
+                Assert.Equal(0ul, first.GetSize());
+                Assert.Equal("0700", Convert.ToString((int)File.GetUnixFileMode("/dev/shm/" + name), 8).PadLeft(4, '0'));
+                SharedMemory.SetSize(first, 8192);
+                using var m = MemoryMapping.Map(first, 0, 8192);
+                m.Write<uint>(4096, 0xabcdef01);
+            }
+
+            using SafeFd again = SharedMemory.OpenOrCreateShm("/" + name);
+            Assert.Equal(8192ul, again.GetSize());
+            using var view = MemoryMapping.Map(again, 0, 8192);
+            Assert.Equal(0xabcdef01u, view.Read<uint>(4096));
+        }
+        finally
+        {
+            SharedMemory.UnlinkShm(name);
+        }
+    }
+
+    [Fact]
+    public void CreateUnlinkedFileLeavesNoNameAndIsSharedThroughTheDescriptor()
+    {
+        string dir = Directory.CreateTempSubdirectory("pk").FullName;
+        try
+        {
+            using SafeFd fd = SharedMemory.CreateUnlinkedFile(dir, "ivshmem");
+            Assert.Empty(Directory.GetFileSystemEntries(dir));
+            Assert.True(fd.IsCloseOnExec);
+            SharedMemory.SetSize(fd, 3 * 4096);
+            Assert.Equal(3ul * 4096, fd.GetSize());
+            using SafeFd dup = fd.Duplicate();
+            using var a = MemoryMapping.Map(fd, 0, 4096);
+            using var b = MemoryMapping.Map(dup, 0, 4096);
+            a.Write<ulong>(0, 7);
+            Assert.Equal(7ul, b.Read<ulong>(0));
+            Assert.Throws<LinuxException>(() => SharedMemory.CreateUnlinkedFile(Path.Combine(dir, "missing"), "x"));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void ShmCreateOpenUnlink()
     {
         string name = "pcikit-test-" + Guid.NewGuid().ToString("N");
