@@ -5,10 +5,13 @@ using PciKit.Vm;
 namespace PciKit.E2E.Tests;
 
 /// <summary>
-/// QEMU 7.2's own <c>ivshmem-doorbell</c> (Debian's package) on PciKit's <see cref="IvshmemServer"/>, with a host program on
-/// the same server through <see cref="IvshmemPeer"/>: IVPosition, BAR2 shared with the host, doorbells both ways, and two
-/// guests talking through one server. No driver binds ivshmem in the guest: the scripts use the sysfs resource files, and
-/// enable MSI-X with every vector masked so that a ring sets the vector's pending bit (PBA, BAR1 0x800).
+/// <c>ivshmem-doorbell</c> guests on PciKit's <see cref="IvshmemServer"/>, with a host program on the same server through
+/// <see cref="IvshmemPeer"/>: IVPosition, BAR2 shared with the host, doorbells both ways, and two guests talking through
+/// one server. Each test runs against both implementations of the device — QEMU 7.2's own (Debian's package, on the
+/// server through <c>-chardev socket</c>) and PciKit's <see cref="IvshmemServerDevice"/> served over vfio-user to QEMU
+/// 10.2 — with the same guest script and the same assertions; the two-guest test also mixes them on one server.
+/// No driver binds ivshmem in the guest: the scripts use the sysfs resource files, and enable MSI-X with every vector
+/// masked so that a ring sets the vector's pending bit (PBA, BAR1 0x800).
 /// </summary>
 public sealed class IvshmemEndToEndTests : IDisposable
 {
@@ -45,17 +48,23 @@ public sealed class IvshmemEndToEndTests : IDisposable
         Vectors = vectors,
     });
 
-    private static VmOptions Guest(IvshmemServer server, string script) => new()
+    /// <summary>QEMU's own device joins the server when QEMU starts; PciKit's joins now, from this process.</summary>
+    private static VmOptions Guest(IvshmemServer server, string script, string implementation, List<IDisposable> cleanup)
     {
-        ExtraQemuArgs = ["-chardev", $"socket,path={server.SocketPath},id=ivs", "-device", $"ivshmem-doorbell,chardev=ivs,vectors={server.Vectors}"],
-        Command = script,
-        Accel = VmAccel.Auto,
-        Timeout = GuestTimeout,
-    };
+        var options = new VmOptions { Command = script, Accel = VmAccel.Auto, Timeout = GuestTimeout };
+        if (implementation == "qemu")
+            return options with { ExtraQemuArgs = ["-chardev", $"socket,path={server.SocketPath},id=ivs", "-device", $"ivshmem-doorbell,chardev=ivs,vectors={server.Vectors}"] };
+        var joined = IvshmemServerDevice.Connect(server.SocketPath, options: new IvshmemPeerOptions { Vectors = server.Vectors });
+        cleanup.Add(joined);
+        return options with { Device = joined.Device, Transport = VmTransport.VfioUser };
+    }
 
-    [Fact]
-    public void A_guest_reads_its_id_shares_bar2_with_a_host_peer_and_doorbells_go_both_ways()
+    [Theory]
+    [InlineData("qemu")]
+    [InlineData("pcikit")]
+    public void A_guest_reads_its_id_shares_bar2_with_a_host_peer_and_doorbells_go_both_ways(string implementation)
     {
+        var cleanup = new List<IDisposable>();
         using var server = StartServer(vectors: 2, size: 1 << 20);
         using var host = IvshmemPeer.Connect(server.SocketPath, new IvshmemPeerOptions { Vectors = 2 });
         var seen = new ConcurrentQueue<string>();
@@ -77,7 +86,9 @@ public sealed class IvshmemEndToEndTests : IDisposable
             echo "ACK=$(pcimem $dev 2 r32 0x20)"
             """;
         host.SharedMemory.Write(0, 0x12345678u); // visible to the guest before it boots
-        var run = VmRunner.Run(Guest(server, script));
+        VmResult run;
+        try { run = VmRunner.Run(Guest(server, script, implementation, cleanup)); }
+        finally { cleanup.ForEach(d => d.Dispose()); }
         string console = run.Console + $"\nhost saw: {string.Join("; ", seen)}";
 
         Assert.True(run.ExitCode == 0, console);
@@ -90,11 +101,20 @@ public sealed class IvshmemEndToEndTests : IDisposable
         Assert.Equal("0x0acc0acc", Tag(run, "ACK"));
         Assert.Equal(1, host.Vectors[1].TotalSignals);
         Assert.Equal(0, host.Vectors[0].TotalSignals);
+        foreach (var joined in cleanup.OfType<IvshmemServerDevice>())
+        {
+            // PciKit's device: the guest's Doorbell write and the host's ring went through the C# model.
+            Assert.Equal(1, joined.Device.DoorbellsRung);
+            Assert.Equal(1, joined.Device.Notifications);
+        }
     }
 
-    [Fact]
-    public async Task Two_guests_and_a_host_peer_exchange_messages_through_one_server()
+    [Theory]
+    [InlineData("qemu", "qemu")]
+    [InlineData("qemu", "pcikit")]
+    public async Task Two_guests_and_a_host_peer_exchange_messages_through_one_server(string first, string second)
     {
+        var cleanup = new List<IDisposable>();
         using var server = StartServer(vectors: 2, size: 1 << 16);
         using var host = IvshmemPeer.Connect(server.SocketPath, new IvshmemPeerOptions { Vectors = 2 });
         var ready = new ConcurrentDictionary<int, bool>();
@@ -119,9 +139,17 @@ public sealed class IvshmemEndToEndTests : IDisposable
             echo "OTHER=$(pcimem $dev 2 r32 $((other * 0x100)))"
             echo "HOST=$(pcimem $dev 2 r32 0)"
             """;
-        var a = Task.Run(() => VmRunner.Run(Guest(server, script)));
-        var b = Task.Run(() => VmRunner.Run(Guest(server, script)));
-        var runs = await Task.WhenAll(a, b).WaitAsync(GuestTimeout + TimeSpan.FromMinutes(1));
+        VmResult[] runs;
+        try
+        {
+            // One at a time onto the server, so the ids are known: the first guest is 1, the second 2.
+            var a = Guest(server, script, first, cleanup);
+            var runA = Task.Run(() => VmRunner.Run(a));
+            Assert.True(SpinWait.SpinUntil(() => host.Peers.Count >= 1, TimeSpan.FromMinutes(2)), "the first guest's device never joined the server");
+            var runB = Task.Run(() => VmRunner.Run(Guest(server, script, second, cleanup)));
+            runs = await Task.WhenAll(runA, runB).WaitAsync(GuestTimeout + TimeSpan.FromMinutes(1));
+        }
+        finally { cleanup.ForEach(d => d.Dispose()); }
         string both = string.Join("\n----\n", runs.Select(r => r.Console));
 
         Assert.All(runs, r => Assert.True(r.ExitCode == 0, both));
@@ -139,6 +167,11 @@ public sealed class IvshmemEndToEndTests : IDisposable
         Assert.Equal(0xA0000001u, host.SharedMemory.Read<uint>(0x100));
         Assert.Equal(0xA0000002u, host.SharedMemory.Read<uint>(0x200));
         Assert.Equal(3, server.Counters.PeersAccepted);
+        foreach (var joined in cleanup.OfType<IvshmemServerDevice>())
+        {
+            Assert.Equal(2, joined.Device.DoorbellsRung);   // to the host, then to the other guest
+            Assert.Equal(2, joined.Device.Notifications);   // the host's go, the other guest's ring
+        }
     }
 
     private static string? Tag(VmResult run, string key) =>
