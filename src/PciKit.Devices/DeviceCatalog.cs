@@ -49,7 +49,7 @@ public sealed record DeviceModel(string Name, string Description, Func<IMemoryAl
         if (Configure is not null) return Configure(options);
         var defaults = new DeviceOptions { Memory = options.Memory };
         if (options != defaults)
-            throw new ArgumentException($"{Name} takes no disk image, disk size, read-only or MSI-X setting; those are for virtio models (see 'pcikit devices').", nameof(options));
+            throw new ArgumentException($"{Name} takes no disk image, disk size, read-only or MSI-X setting; those are for virtio models (see 'pcikit devices')."); // no parameter name: the message is shown to CLI users as is
         return Factory(options.Memory);
     }
 }
@@ -101,7 +101,7 @@ public static class DeviceCatalog
     private static VirtioRngDevice CreateRng(DeviceOptions o)
     {
         if (o.Image is not null || o.ReadOnly || o.DiskSize != new DeviceOptions().DiskSize)
-            throw new ArgumentException("virtio-rng takes no disk image, disk size or read-only setting.", nameof(o));
+            throw new ArgumentException("virtio-rng takes no disk image, disk size or read-only setting.");
         return new VirtioRngDevice(new VirtioPciOptions { MsiX = o.MsiX });
     }
 }

@@ -148,6 +148,7 @@ public abstract partial class VirtioPciDevice
     {
         if (value == 0)
         {
+            _driverResets++;
             ResetTransport();
             return;
         }

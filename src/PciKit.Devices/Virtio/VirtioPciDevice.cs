@@ -138,13 +138,16 @@ public abstract partial class VirtioPciDevice : PciDevice
     /// <summary>Times the device set DEVICE_NEEDS_RESET since it was created.</summary>
     public long NeedsResetEvents => Volatile.Read(ref _needsResetEvents);
 
+    /// <summary>Times the driver reset the device by writing 0 to device_status.</summary>
+    public long DriverResets => Volatile.Read(ref _driverResets);
+
     /// <summary>Why the device last set DEVICE_NEEDS_RESET (null if never).</summary>
     public string? LastFault { get; private set; }
 
     /// <summary>The device-specific configuration bytes, which the device keeps current (little-endian fields).</summary>
     protected Span<byte> DeviceConfig => _deviceConfig;
 
-    private long _completed, _needsResetEvents;
+    private long _completed, _needsResetEvents, _driverResets;
 
     /// <summary>
     /// Serves one request popped from <paramref name="queue"/>. Set <paramref name="written"/> to the number of bytes

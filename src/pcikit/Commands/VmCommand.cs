@@ -19,10 +19,14 @@ internal static class VmCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds before the guest is killed.", DefaultValueFactory = _ => 300 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Do not stream the guest console; print only the command's output lines." };
         var command = new Argument<string[]>("command") { Description = "The guest command (after --).", Arity = ArgumentArity.ZeroOrMore };
+        var kernelArgs = new Option<string?>("--kernel-args") { Description = "Extra guest kernel command-line arguments (e.g. pci=nomsi)." };
+        var settings = new DeviceSettings();
         var vm = new Command("vm", "Boot a Linux guest with a PciKit device attached, run a command in it, and exit with its status.")
         {
-            device, transport, accel, qemuDevice, shell, iommu, timeout, quiet, command,
+            device, transport, accel, qemuDevice, shell, iommu, timeout, quiet, kernelArgs,
         };
+        settings.AddTo(vm);
+        vm.Arguments.Add(command);
         vm.SetAction(parse =>
         {
             string? model = parse.GetValue(device);
@@ -31,9 +35,14 @@ internal static class VmCommand
             bool interactive = parse.GetValue(shell);
             if (model is null && qemuDevices.Length == 0) throw new CliUsageException("vm needs --device MODEL or --qemu-device NAME");
             if (!interactive && words.Length == 0) throw new CliUsageException("give the guest command after --, or --shell");
+            var deviceOptions = settings.Read(parse, SharedMemoryAllocator.Instance);
+            if (model is null && deviceOptions != new PciKit.Devices.DeviceOptions { Memory = SharedMemoryAllocator.Instance })
+                throw new CliUsageException("--image, --read-only and --no-msix configure a --device; give one");
+            var instance = model is null ? null : DeviceCatalog.Get(model).Create(deviceOptions);
+            using var owned = instance as IDisposable; // a disk image is closed when the guest is done
             var options = new VmOptions
             {
-                Device = model is null ? null : DeviceCatalog.Get(model).Create(SharedMemoryAllocator.Instance),
+                Device = instance,
                 Transport = parse.GetValue(transport) switch
                 {
                     "vfio-user" => VmTransport.VfioUser,
@@ -51,6 +60,7 @@ internal static class VmCommand
                 Shell = interactive,
                 Iommu = parse.GetValue(iommu),
                 Command = string.Join(' ', words),
+                ExtraKernelArgs = parse.GetValue(kernelArgs) ?? "",
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 Console = parse.GetValue(quiet) ? null : stdout,
                 Progress = stderr,
