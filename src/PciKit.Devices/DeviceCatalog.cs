@@ -25,6 +25,9 @@ public sealed record DeviceOptions
 
     /// <summary>Offer MSI-X (virtio devices); false leaves only INTx.</summary>
     public bool MsiX { get; init; } = true;
+
+    /// <summary>The guest sees the device behind an IOMMU: virtio devices offer VIRTIO_F_ACCESS_PLATFORM.</summary>
+    public bool Iommu { get; init; }
 }
 
 /// <summary>A built-in device model: its name, what it is, and how to make one.</summary>
@@ -47,7 +50,7 @@ public sealed record DeviceModel(string Name, string Description, Func<IMemoryAl
     {
         ArgumentNullException.ThrowIfNull(options);
         if (Configure is not null) return Configure(options);
-        var defaults = new DeviceOptions { Memory = options.Memory };
+        var defaults = new DeviceOptions { Memory = options.Memory, Iommu = options.Iommu };
         if (options != defaults)
             throw new ArgumentException($"{Name} takes no disk image, disk size, read-only or MSI-X setting; those are for virtio models (see 'pcikit devices')."); // no parameter name: the message is shown to CLI users as is
         return Factory(options.Memory);
@@ -85,7 +88,7 @@ public static class DeviceCatalog
             : new MemoryBlockBackend(o.Memory.Allocate("pcikit-virtio-blk", (ulong)CheckedDiskSize(o.DiskSize)), owns: true, readOnly: o.ReadOnly);
         try
         {
-            return new VirtioBlkDevice(backend, new VirtioBlkOptions { Transport = new VirtioPciOptions { MsiX = o.MsiX } });
+            return new VirtioBlkDevice(backend, new VirtioBlkOptions { Transport = new VirtioPciOptions { MsiX = o.MsiX, AccessPlatform = o.Iommu } });
         }
         catch
         {
@@ -102,6 +105,6 @@ public static class DeviceCatalog
     {
         if (o.Image is not null || o.ReadOnly || o.DiskSize != new DeviceOptions().DiskSize)
             throw new ArgumentException("virtio-rng takes no disk image, disk size or read-only setting.");
-        return new VirtioRngDevice(new VirtioPciOptions { MsiX = o.MsiX });
+        return new VirtioRngDevice(new VirtioPciOptions { MsiX = o.MsiX, AccessPlatform = o.Iommu });
     }
 }

@@ -60,6 +60,9 @@ public sealed record VmOptions
 
     /// <summary>Extra kernel command-line arguments.</summary>
     public string ExtraKernelArgs { get; init; } = "";
+
+    /// <summary>Extra QEMU arguments, appended as they are (e.g. <c>-drive</c> for QEMU's own disk devices beside a PciKit device).</summary>
+    public IReadOnlyList<string> ExtraQemuArgs { get; init; } = [];
 }
 
 /// <summary>The outcome of a run.</summary>

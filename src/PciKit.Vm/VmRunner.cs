@@ -41,6 +41,7 @@ public static class VmRunner
         args.AddRange(accel == VmAccel.Kvm ? ["-accel", "kvm", "-cpu", "host"] : ["-accel", "tcg"]);
         if (options.Iommu) args.AddRange(["-device", "intel-iommu,caching-mode=on,intremap=off"]);
         foreach (var d in options.QemuDevices) args.AddRange(["-device", d]);
+        args.AddRange(options.ExtraQemuArgs);
 
         var append = new StringBuilder(KernelArgs);
         if (options.Iommu) append.Append(" intel_iommu=on");

@@ -243,4 +243,60 @@ public sealed class BlkTests : IDisposable
         Assert.Contains("/nonexistent/disk.img", e.Message);
         Assert.Contains("truncate", e.Message);
     }
+
+    [Fact]
+    public void Data_across_two_adjacent_dma_buffers_is_copied_instead_of_pinned_and_still_arrives()
+    {
+        using var rig = MemoryDisk();
+        var d = rig.Driver;
+        var q = d.Start(StandardFeatures(d))[0];
+        var a = rig.Function.AllocateDmaBuffer(4096);
+        var b = rig.Function.AllocateDmaBuffer(4096);
+        Assert.Equal(a.DeviceAddress + 4096, b.DeviceAddress); // adjacent windows: a buffer across them cannot be pinned
+        new Random(3).NextBytes(a.Span);
+        new Random(4).NextBytes(b.Span);
+        byte[] expected = [.. a.Span[2048..], .. b.Span[..2048]];
+        ulong data = q.Data.DeviceAddress;
+        BinaryPrimitives.WriteUInt32LittleEndian(q.Data.GetSpan(0, 4), Out);
+        BinaryPrimitives.WriteUInt64LittleEndian(q.Data.GetSpan(8, 8), 4);
+        q.SetDescriptor(0, data, 16, 1, 1);
+        q.SetDescriptor(1, a.DeviceAddress + 2048, 4096, 1, 2);
+        q.SetDescriptor(2, data + 0xFF000, 1, 2, 0);
+        q.Publish(0);
+        d.Kick(q);
+        Assert.True(q.TryTakeUsed(out _, out _));
+        Assert.Equal(Ok, q.Data.GetSpan(0xFF000, 1)[0]);
+        a.Span.Clear();
+        b.Span.Clear();
+        BinaryPrimitives.WriteUInt32LittleEndian(q.Data.GetSpan(0, 4), In);
+        q.SetDescriptor(3, data, 16, 1, 4);
+        q.SetDescriptor(4, a.DeviceAddress + 2048, 4096, 3, 5);
+        q.SetDescriptor(5, data + 0xFF000, 1, 2, 0);
+        q.Publish(3);
+        d.Kick(q);
+        Assert.True(q.TryTakeUsed(out _, out uint len));
+        Assert.Equal(4097u, len);
+        byte[] readBack = [.. a.Span[2048..], .. b.Span[..2048]];
+        Assert.Equal(expected, readBack);
+        var disk = ((MemoryBlockBackend)rig.Device.Backend).Memory.GetSpan(4 * 512, 4096).ToArray();
+        Assert.Equal(expected, disk);
+    }
+
+    [Fact]
+    public void A_data_buffer_in_unmapped_memory_sets_DEVICE_NEEDS_RESET_and_a_reset_brings_the_disk_back()
+    {
+        using var rig = MemoryDisk();
+        var d = rig.Driver;
+        var q = d.Start(StandardFeatures(d))[0];
+        BinaryPrimitives.WriteUInt32LittleEndian(q.Data.GetSpan(0, 4), In);
+        q.SetDescriptor(0, q.Data.DeviceAddress, 16, 1, 1);
+        q.SetDescriptor(1, 0x7f_0000_0000, 4096, 3, 2);
+        q.SetDescriptor(2, q.Data.DeviceAddress + 0xFF000, 1, 2, 0);
+        q.Publish(0);
+        d.Kick(q);
+        Assert.True((d.Status & VirtioStatus.DeviceNeedsReset) != 0);
+        Assert.Contains("not reachable", rig.Device.LastFault);
+        var fresh = d.Start(StandardFeatures(d))[0];
+        Assert.Equal(Ok, Request(fresh, In, 0, inBytes: 4096).Status);
+    }
 }

@@ -199,4 +199,15 @@ public sealed class TransportTests
         Assert.Equal(VirtioStatus.None, rig.Driver.Status);
         Assert.Contains(rig.Log.Lines, l => l.Contains("configuration access window"));
     }
+
+    [Fact]
+    public void ACCESS_PLATFORM_is_offered_only_for_a_device_behind_an_iommu()
+    {
+        ulong accessPlatform = 1UL << 33;
+        using (var plain = new Rig<VirtioRngDevice>(new VirtioRngDevice()))
+            Assert.Equal(0UL, plain.Driver.DeviceFeatures & accessPlatform);
+        using var iommu = new Rig<VirtioRngDevice>(new VirtioRngDevice(new VirtioPciOptions { AccessPlatform = true }));
+        Assert.Equal(accessPlatform, iommu.Driver.DeviceFeatures & accessPlatform);
+        Assert.True(iommu.Driver.Negotiate(Version1 | accessPlatform));
+    }
 }

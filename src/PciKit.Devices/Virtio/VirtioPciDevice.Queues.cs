@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using PciKit.Device;
 
 namespace PciKit.Devices.Virtio;
@@ -37,6 +38,19 @@ public abstract partial class VirtioPciDevice
     /// the ring is checked once more after that, so no buffer is left behind.
     /// </summary>
     private void ServiceQueue(Virtqueue q)
+    {
+        long start = Stopwatch.GetTimestamp();
+        try
+        {
+            ServiceQueueCore(q);
+        }
+        finally
+        {
+            _serviceTicks += Stopwatch.GetTimestamp() - start;
+        }
+    }
+
+    private void ServiceQueueCore(Virtqueue q)
     {
         string? fault;
         do

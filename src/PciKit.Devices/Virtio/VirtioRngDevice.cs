@@ -18,7 +18,7 @@ public sealed class VirtioRngDevice : VirtioPciDevice
     /// <summary>Creates the device (PCI 1af4:1044, class "other").</summary>
     public VirtioRngDevice(VirtioPciOptions? options = null)
         : base(VirtioDeviceType.Entropy, classCode: 0x00ff00, [QueueSize],
-               VirtioFeatures.Bit(VirtioFeatures.IndirectDesc) | VirtioFeatures.Bit(VirtioFeatures.EventIdx) | VirtioFeatures.Bit(VirtioFeatures.AccessPlatform),
+               VirtioFeatures.Bit(VirtioFeatures.IndirectDesc) | VirtioFeatures.Bit(VirtioFeatures.EventIdx),
                deviceConfigSize: 0, options)
     {
     }

@@ -27,6 +27,28 @@ public abstract class BlockBackend : IDisposable
     /// <summary>Makes every completed write durable; throws <see cref="IOException"/> on failure.</summary>
     public abstract void Flush();
 
+    /// <summary>Reads consecutive bytes from <paramref name="offset"/> into <paramref name="buffers"/> in order (a scatter list). The default reads each buffer in turn.</summary>
+    public virtual void ReadScatter(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            Read(offset, buffers[i].Span);
+            offset += buffers[i].Length;
+        }
+    }
+
+    /// <summary>Writes <paramref name="buffers"/> in order as consecutive bytes from <paramref name="offset"/> (a gather list). The default writes each buffer in turn.</summary>
+    public virtual void WriteGather(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            Write(offset, buffers[i].Span);
+            offset += buffers[i].Length;
+        }
+    }
+
     /// <summary>Releases the storage.</summary>
     public void Dispose()
     {
@@ -105,6 +127,32 @@ public sealed class FileBlockBackend : BlockBackend
 
     /// <inheritdoc />
     public override void Write(long offset, ReadOnlySpan<byte> source) => RandomAccess.Write(_handle, source, offset);
+
+    /// <summary>One preadv (one pread for one buffer); bytes past the end of a file that shrank read as zeros.</summary>
+    public override void ReadScatter(long offset, IReadOnlyList<Memory<byte>> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        if (buffers.Count == 1)
+        {
+            Read(offset, buffers[0].Span); // the span overload allocates nothing
+            return;
+        }
+        long got = RandomAccess.Read(_handle, buffers, offset);
+        for (int i = 0; i < buffers.Count; i++)
+        {
+            int len = buffers[i].Length;
+            if (got < len) buffers[i].Span[(int)Math.Max(got, 0)..].Clear();
+            got -= len;
+        }
+    }
+
+    /// <summary>One pwritev (one pwrite for one buffer).</summary>
+    public override void WriteGather(long offset, IReadOnlyList<ReadOnlyMemory<byte>> buffers)
+    {
+        ArgumentNullException.ThrowIfNull(buffers);
+        if (buffers.Count == 1) Write(offset, buffers[0].Span);
+        else RandomAccess.Write(_handle, buffers, offset);
+    }
 
     /// <inheritdoc />
     public override void Flush()
