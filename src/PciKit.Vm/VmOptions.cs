@@ -62,8 +62,9 @@ public sealed record VmOptions
     public string ExtraKernelArgs { get; init; } = "";
 
     /// <summary>
-    /// Extra QEMU arguments, appended after the devices (e.g. <c>-chardev socket,path=SOCK,id=ivs -device
-    /// ivshmem-doorbell,chardev=ivs,vectors=2</c> for a guest on an ivshmem server).
+    /// Extra QEMU arguments, appended as they are after the devices (e.g. <c>-drive</c> for QEMU's own disk devices beside
+    /// a PciKit device, or <c>-chardev socket,path=SOCK,id=ivs -device ivshmem-doorbell,chardev=ivs,vectors=2</c> for a
+    /// guest on an ivshmem server).
     /// </summary>
     public IReadOnlyList<string> ExtraQemuArgs { get; init; } = [];
 }

@@ -39,7 +39,7 @@ public static class Program
             stderr.WriteLine($"pcikit: {e.Message}");
             return 2;
         }
-        catch (Exception e) when (e is PciException or ArgumentException or IOException or InvalidOperationException or TimeoutException or InsufficientMemoryException)
+        catch (Exception e) when (e is PciException or ArgumentException or IOException or InvalidOperationException or TimeoutException or InsufficientMemoryException or UnauthorizedAccessException)
         {
             stderr.WriteLine($"pcikit: {e.Message.Split('\n')[0].Trim()}");
             return 1;

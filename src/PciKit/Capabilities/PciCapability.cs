@@ -39,6 +39,16 @@ public abstract class ConfigCapability : IConfigWriteObserver
 
     /// <summary>Called under the device lock after the configuration space was restored to its power-on state.</summary>
     protected internal virtual void OnReset() { }
+
+    /// <summary>
+    /// True when some bytes of the capability mirror state held elsewhere (a window onto a BAR, as virtio's PCI
+    /// configuration access capability is), so the device calls <see cref="OnConfigRead"/> before a driver read that
+    /// touches the capability. False by default: configuration reads stay a plain copy.
+    /// </summary>
+    protected internal virtual bool ObservesReads => false;
+
+    /// <summary>Called under the device lock before a driver read touching this capability is served (only when <see cref="ObservesReads"/>); refresh mirrored bytes here with the <c>Set*</c> methods.</summary>
+    protected internal virtual void OnConfigRead(int offset, int size) { }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using PciKit.Memory;
 using PciKit.Config;
 
 namespace PciKit.Device;
@@ -14,6 +15,17 @@ public interface IDmaSpace
 
     /// <summary>Copies to device-visible <paramref name="address"/>; false if any byte is outside the mapped windows.</summary>
     bool TryWrite(ulong address, ReadOnlySpan<byte> source);
+
+    /// <summary>
+    /// Direct access to [<paramref name="address"/>, +<paramref name="length"/>) when it is memory this process
+    /// addresses (see <see cref="DmaAddressSpace.TryPin"/>); false when the space cannot give it (the caller copies
+    /// with <see cref="TryRead"/>/<see cref="TryWrite"/> instead). The default gives nothing.
+    /// </summary>
+    bool TryPin(ulong address, int length, DmaAccess need, out DmaPin pin)
+    {
+        pin = default;
+        return false;
+    }
 }
 
 /// <summary>Outcome of a device DMA.</summary>
@@ -57,6 +69,18 @@ public sealed class DmaPort
         var status = Check(address, source.Length);
         if (status != DmaStatus.Ok) return status;
         return _space!.TryWrite(address, source) ? DmaStatus.Ok : Fault(address, source.Length);
+    }
+
+    /// <summary>
+    /// Direct access to device-visible memory for a zero-copy transfer (e.g. file I/O straight into a guest's buffer):
+    /// true when Bus Master is on and the range lies in one window of process-addressable memory granting the access.
+    /// Dispose the pin when done. False is no fault: fall back to <see cref="Read"/>/<see cref="Write"/>, which report one.
+    /// </summary>
+    public bool TryPin(ulong address, int length, bool write, out DmaPin pin)
+    {
+        pin = default;
+        if (_space is null || ((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) == 0) return false;
+        return _space.TryPin(address, length, write ? DmaAccess.Write : DmaAccess.Read, out pin);
     }
 
     private DmaStatus Check(ulong address, int length)

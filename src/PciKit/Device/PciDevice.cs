@@ -27,6 +27,7 @@ public abstract partial class PciDevice : IConfigWriteObserver
     private readonly List<(PciExtendedCapability Cap, int? Offset)> _extCaps = [];
     private readonly LogRateLimiter _rateLimiter = new();
     private ConfigSpace? _config;
+    private ConfigCapability[] _readObservers = [];
     private PciCommand? _commandFeatures;
     private bool _flrRequested;
     private bool _pmResetRequested;
@@ -161,6 +162,7 @@ public abstract partial class PciDevice : IConfigWriteObserver
         }
         config.Observe(PciHeader.Command, 2, this);
         config.CapturePowerOnState();
+        _readObservers = [.. _caps.Select(c => (ConfigCapability)c.Cap).Concat(_extCaps.Select(c => c.Cap)).Where(c => c.ObservesReads)];
     }
 
     internal void AdoptConfig(ConfigSpace config) => _config = config;
@@ -214,6 +216,12 @@ public abstract partial class PciDevice : IConfigWriteObserver
         {
             InvalidConfigAccess(offset, size, write: false);
             return cfg.Read(offset, size);
+        }
+        var observers = _readObservers;
+        for (int i = 0; i < observers.Length; i++)
+        {
+            var c = observers[i];
+            if (offset < c.Offset + c.Length && offset + size > c.Offset) c.OnConfigRead(offset, size);
         }
         return cfg.Read(offset, size);
     }

@@ -105,6 +105,38 @@ public sealed class MemoryDmaWindow : DmaWindow
 }
 
 /// <summary>
+/// Direct access to part of a DMA window backed by process memory (<see cref="DmaAddressSpace.TryPin"/>): the window
+/// stays in use — an unmap waits — until <see cref="Dispose"/>, which must be called exactly once.
+/// </summary>
+public readonly struct DmaPin : IDisposable
+{
+    private readonly DmaWindow? _window;
+
+    internal DmaPin(DmaWindow window, MemoryBlock memory, ulong offset, int length)
+    {
+        _window = window;
+        Memory = memory;
+        Offset = offset;
+        Length = length;
+    }
+
+    /// <summary>The memory that backs the pinned range.</summary>
+    public MemoryBlock Memory { get; }
+
+    /// <summary>Offset of the range in <see cref="Memory"/>.</summary>
+    public ulong Offset { get; }
+
+    /// <summary>Length of the range.</summary>
+    public int Length { get; }
+
+    /// <summary>The pinned bytes.</summary>
+    public Span<byte> Span => Memory.GetSpan(Offset, Length);
+
+    /// <summary>Releases the window (once).</summary>
+    public void Dispose() => _window?.Leave();
+}
+
+/// <summary>
 /// A device's DMA address space: a sorted set of non-overlapping windows. An access that spans adjacent windows is
 /// split across them; an access that touches unmapped addresses or a window without the needed right fails as a
 /// whole (nothing is copied). Accesses do not hold the space's lock while they copy (a window may be a message
@@ -265,6 +297,28 @@ public sealed class DmaAddressSpace : IDmaSpace, IDisposable
         {
             End(windows, first, last);
         }
+    }
+
+    /// <summary>
+    /// Direct access to [<paramref name="address"/>, +<paramref name="length"/>) when it lies inside one window backed
+    /// by memory this process addresses (<see cref="MemoryDmaWindow"/>) that grants <paramref name="need"/>. The window
+    /// counts as in use until the pin is disposed, so an unmap waits for it. False (nothing pinned) for ranges that
+    /// span windows, message windows or unmapped addresses: the caller then uses <see cref="TryRead"/>/<see cref="TryWrite"/>.
+    /// </summary>
+    public bool TryPin(ulong address, int length, DmaAccess need, out DmaPin pin)
+    {
+        pin = default;
+        if (length <= 0) return false;
+        using var _ = _lock.EnterScope();
+        var windows = _windows;
+        int i = LowerBound(windows, address + 1) - 1;
+        if (i < 0) return false;
+        var w = windows[i];
+        ulong last = address + (ulong)length - 1;
+        if (last < address || last > w.Last || (w.Access & need) != need || w is not MemoryDmaWindow m) return false;
+        w.Enter();
+        pin = new DmaPin(w, m.Memory, m.MemoryOffset + (address - w.Address), length);
+        return true;
     }
 
     /// <summary>Under the lock: checks coverage and marks the windows [first, last] of the snapshot as in use.</summary>

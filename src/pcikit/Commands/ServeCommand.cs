@@ -17,10 +17,12 @@ internal static class ServeCommand
         var force = new Option<bool>("--force") { Description = "Replace a stale socket file (one nobody listens on)." };
         var mode = new Option<string>("--mode") { Description = "Socket file mode, octal (default 0600).", DefaultValueFactory = _ => "0600" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log connections and every protocol error." };
+        var settings = new DeviceSettings();
         var command = new Command("serve", "Serve a built-in device model to vfio-user clients (QEMU 10.1+ vfio-user-pci, libvfio-user, pcikit) until Ctrl-C.")
         {
             device, socket, force, mode, verbose,
         };
+        settings.AddTo(command);
         command.SetAction(parse =>
         {
             var model = DeviceCatalog.Get(parse.GetValue(device)!);
@@ -29,7 +31,8 @@ internal static class ServeCommand
             if (!int.TryParse(modeText, NumberStyles.None, CultureInfo.InvariantCulture, out _) || modeText.Any(c => c > '7'))
                 throw new CliUsageException($"--mode '{modeText}' is not an octal file mode such as 0600 or 0660");
             var fileMode = (UnixFileMode)Convert.ToInt32(modeText, 8);
-            var instance = model.Create(PciKit.Linux.Memory.SharedMemoryAllocator.Instance); // RAM BARs become mmap-able
+            var instance = model.Create(settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance)); // RAM BARs become mmap-able
+            using var owned = instance as IDisposable; // a disk image is closed when serving ends
             var log = PciLog.To(stderr, parse.GetValue(verbose) ? PciLogLevel.Information : PciLogLevel.Warning);
             instance.Log = log;
             VfioUserServer server;

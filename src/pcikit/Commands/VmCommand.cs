@@ -19,21 +19,31 @@ internal static class VmCommand
         var timeout = new Option<double>("--timeout") { Description = "Seconds before the guest is killed.", DefaultValueFactory = _ => 300 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Do not stream the guest console; print only the command's output lines." };
         var command = new Argument<string[]>("command") { Description = "The guest command (after --).", Arity = ArgumentArity.ZeroOrMore };
+        var qemuArg = new Option<string[]>("--qemu-arg") { Description = "An extra QEMU argument, passed as is (repeat for each word, e.g. --qemu-arg=-drive --qemu-arg=file=disk.img,if=none,id=d0)." };
+        var kernelArgs = new Option<string?>("--kernel-args") { Description = "Extra guest kernel command-line arguments (e.g. pci=nomsi)." };
+        var settings = new DeviceSettings();
         var vm = new Command("vm", "Boot a Linux guest with a PciKit device attached, run a command in it, and exit with its status.")
         {
-            device, transport, accel, qemuDevice, shell, iommu, timeout, quiet, command,
+            device, transport, accel, qemuDevice, qemuArg, shell, iommu, timeout, quiet, kernelArgs,
         };
+        settings.AddTo(vm);
+        vm.Arguments.Add(command);
         vm.SetAction(parse =>
         {
             string? model = parse.GetValue(device);
             var qemuDevices = parse.GetValue(qemuDevice) ?? [];
             string[] words = parse.GetValue(command) ?? [];
             bool interactive = parse.GetValue(shell);
-            if (model is null && qemuDevices.Length == 0) throw new CliUsageException("vm needs --device MODEL or --qemu-device NAME");
+            if (model is null && qemuDevices.Length == 0 && (parse.GetValue(qemuArg) ?? []).Length == 0) throw new CliUsageException("vm needs --device MODEL, --qemu-device NAME or --qemu-arg");
             if (!interactive && words.Length == 0) throw new CliUsageException("give the guest command after --, or --shell");
+            var deviceOptions = settings.Read(parse, SharedMemoryAllocator.Instance) with { Iommu = parse.GetValue(iommu) };
+            if (model is null && deviceOptions != new PciKit.Devices.DeviceOptions { Memory = SharedMemoryAllocator.Instance, Iommu = deviceOptions.Iommu })
+                throw new CliUsageException("--image, --read-only and --no-msix configure a --device; give one");
+            var instance = model is null ? null : DeviceCatalog.Get(model).Create(deviceOptions);
+            using var owned = instance as IDisposable; // a disk image is closed when the guest is done
             var options = new VmOptions
             {
-                Device = model is null ? null : DeviceCatalog.Get(model).Create(SharedMemoryAllocator.Instance),
+                Device = instance,
                 Transport = parse.GetValue(transport) switch
                 {
                     "vfio-user" => VmTransport.VfioUser,
@@ -48,9 +58,11 @@ internal static class VmCommand
                     var a => throw new CliUsageException($"--accel '{a}' is not auto, kvm or tcg"),
                 },
                 QemuDevices = qemuDevices,
+                ExtraQemuArgs = parse.GetValue(qemuArg) ?? [],
                 Shell = interactive,
                 Iommu = parse.GetValue(iommu),
                 Command = string.Join(' ', words),
+                ExtraKernelArgs = parse.GetValue(kernelArgs) ?? "",
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 Console = parse.GetValue(quiet) ? null : stdout,
                 Progress = stderr,

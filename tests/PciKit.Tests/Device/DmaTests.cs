@@ -192,4 +192,47 @@ public class DmaTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryDmaWindow(ulong.MaxValue, memory, 0, 2, DmaAccess.Read, false));
         Assert.Throws<ArgumentOutOfRangeException>(() => new MemoryDmaWindow(0, memory, 0x800, 0x1000, DmaAccess.Read, false));
     }
+
+    [Fact]
+    public void A_pin_inside_one_memory_window_aliases_its_memory_and_holds_the_window_until_disposed()
+    {
+        var space = new DmaAddressSpace();
+        var window = Window(0x1000, 0x1000);
+        Assert.True(space.TryMap(window));
+        Assert.True(space.TryPin(0x1800, 0x100, DmaAccess.Write, out var pin));
+        Assert.Equal(0x800UL, pin.Offset);
+        pin.Span.Fill(0x7E);
+        Assert.Equal(0x7E7E7E7Eu, window.Memory.Read<uint>(0x800));
+        Assert.True(space.TryRemove(0x1000, 0x1000, out var removed));
+        Assert.False(removed.IsIdle);   // an unmap waits for the pin
+        pin.Dispose();
+        Assert.True(removed.IsIdle);
+        removed.Release();
+    }
+
+    [Fact]
+    public void Ranges_across_windows_outside_them_or_without_the_right_cannot_be_pinned()
+    {
+        var space = new DmaAddressSpace();
+        Assert.True(space.TryMap(Window(0x1000, 0x1000)));
+        Assert.True(space.TryMap(Window(0x2000, 0x1000, DmaAccess.Read)));
+        Assert.False(space.TryPin(0x1F00, 0x200, DmaAccess.Read, out _));   // spans two windows: copy instead
+        Assert.False(space.TryPin(0x3000, 0x10, DmaAccess.Read, out _));    // unmapped
+        Assert.False(space.TryPin(0x0F00, 0x200, DmaAccess.Read, out _));   // starts before the first window
+        Assert.False(space.TryPin(0x2000, 0x10, DmaAccess.Write, out _));   // read-only window
+        Assert.False(space.TryPin(0x1000, 0, DmaAccess.Read, out _));
+        Assert.All(space.Windows, w => Assert.True(w.IsIdle));
+        space.Dispose();
+    }
+
+    [Fact]
+    public void A_device_pins_only_with_Bus_Master_on()
+    {
+        var (device, space, _) = Attached();
+        Assert.True(device.Dma.TryPin(0x1000, 16, write: true, out var pin));
+        pin.Dispose();
+        device.SetCommand(0);
+        Assert.False(device.Dma.TryPin(0x1000, 16, write: true, out _));
+        space.Dispose();
+    }
 }

@@ -58,6 +58,20 @@ public sealed partial class LspciOracleTests
             Assert.Contains($"Vector table: BAR={msix.TableBar} offset={msix.TableOffset:x8}", decoded);
             Assert.Contains($"PBA: BAR={msix.PbaBar} offset={msix.PbaOffset:x8}", decoded);
         }
+        if (id.VendorId == 0x1af4)
+        {
+            // virtio structure capabilities: lspci decodes cfg_type, BAR, offset and length (and the notify multiplier).
+            string[] types = ["<unknown>", "CommonCfg", "Notify", "ISR", "DeviceCfg"];
+            foreach (var cap in device.Capabilities.Where(c => c.Id == (byte)PciCapabilityId.VendorSpecific))
+            {
+                var cfg = device.Config;
+                byte type = cfg.Get8(cap.Offset + 3);
+                Assert.Contains($"Capabilities: [{cap.Offset:x2}] Vendor Specific Information: VirtIO: {types[type < types.Length ? type : 0]}", decoded);
+                string details = $"BAR={cfg.Get8(cap.Offset + 4)} offset={cfg.Get32(cap.Offset + 8):x8} size={cfg.Get32(cap.Offset + 12):x8}";
+                if (type == 2) details += $" multiplier={cfg.Get32(cap.Offset + 16):x8}";
+                Assert.Contains(details, decoded);
+            }
+        }
         if (device.ExtendedCapabilities.OfType<DeviceSerialNumberCapability>().FirstOrDefault() is { } dsn)
             Assert.Contains("Device Serial Number " + string.Join("-", BitConverter.GetBytes(dsn.SerialNumber).Reverse().Select(b => b.ToString("x2"))), decoded);
     }
@@ -79,7 +93,7 @@ public sealed partial class LspciOracleTests
         MsiXCapability => "MSI-X",
         MsiCapability => "MSI",
         PciExpressCapability => "Express",
-        VendorSpecificCapability => "Vendor Specific Information",
+        _ when c.Id == (byte)PciCapabilityId.VendorSpecific => "Vendor Specific Information",
         _ => c.GetType().Name,
     };
 
