@@ -126,4 +126,41 @@ public sealed class CliProcessTests : IDisposable
         Assert.Equal(0, client.WaitForExit());
         Wait.Until(() => host.Peers.Count == 0, "the host peer learns that the client left");
     }
+
+    [Fact]
+    public void Serve_ivshmem_doorbell_joins_the_server_and_a_vfio_user_driver_reaches_the_host_peer_through_it()
+    {
+        using var server = _scratch.StartServer(vectors: 2, size: 1 << 16);
+        using var host = IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions { Vectors = 2 });
+        string vfioSocket = Path.Combine(_scratch.Dir, "vfio.sock");
+        using var serve = PcikitProcess.Start("serve", "ivshmem-doorbell", "--ivshmem-server", _scratch.Socket, "--vfio-user", vfioSocket);
+        serve.WaitForLine("serving ivshmem-doorbell");
+        Wait.Until(() => host.Peers.Count == 1, "the host peer learns of the served device");
+
+        using var function = PciKit.VfioUser.Client.VfioUserClient.Open(vfioSocket);
+        function.Open();
+        function.SetDecoding(true);
+        Assert.Equal(1u, function.MemoryRead32(0, 0x08)); // IVPosition: the server's id for the device
+        function.MemoryWrite32(0, 0x0C, 0 << 16 | 1);       // Doorbell: ring the host (peer 0), vector 1
+        Assert.Equal(1UL, host.Vectors[1].Wait(Wait.Timeout));
+        using var bar2 = function.MapBar(2);                 // the server's memory, mapped over vfio-user
+        host.SharedMemory.CopyFrom(0x40, "shared"u8);
+        Assert.Equal("shared"u8.ToArray(), bar2.GetSpan(0x40, 6).ToArray());
+        function.Close();
+
+        serve.Signal(PcikitProcess.SIGTERM);
+        Assert.Equal(0, serve.WaitForExit());
+        Wait.Until(() => host.Peers.Count == 0, "the host peer learns that the device left with the serving process");
+    }
+
+    [Fact]
+    public void Serve_refuses_ivshmem_server_for_another_model_and_says_why_when_no_server_listens()
+    {
+        var (code, _, err) = PcikitProcess.Run("serve", "edu", "--ivshmem-server", _scratch.Socket, "--vfio-user", Path.Combine(_scratch.Dir, "v.sock"));
+        Assert.Equal(2, code);
+        Assert.Contains("--ivshmem-server is for --device ivshmem-doorbell", err);
+        (code, _, err) = PcikitProcess.Run("serve", "ivshmem-doorbell", "--ivshmem-server", _scratch.Socket, "--vfio-user", Path.Combine(_scratch.Dir, "v.sock"));
+        Assert.Equal(2, code);
+        Assert.Contains("cannot join the ivshmem server", err);
+    }
 }

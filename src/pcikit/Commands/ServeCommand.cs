@@ -25,14 +25,14 @@ internal static class ServeCommand
         settings.AddTo(command);
         command.SetAction(parse =>
         {
-            var model = DeviceCatalog.Get(parse.GetValue(device)!);
+            var model = DeviceCatalog.Get(parse.GetValue(device)!); // an unknown name fails before anything is opened
             string path = parse.GetValue(socket)!;
             string modeText = parse.GetValue(mode)!;
             if (!int.TryParse(modeText, NumberStyles.None, CultureInfo.InvariantCulture, out _) || modeText.Any(c => c > '7'))
                 throw new CliUsageException($"--mode '{modeText}' is not an octal file mode such as 0600 or 0660");
             var fileMode = (UnixFileMode)Convert.ToInt32(modeText, 8);
-            var instance = model.Create(settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance)); // RAM BARs become mmap-able
-            using var owned = instance as IDisposable; // a disk image is closed when serving ends
+            var instance = settings.Create(parse, model.Name, settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance), out var owner); // RAM BARs become mmap-able
+            using var owned = owner; // a disk image is closed, an ivshmem server left, when serving ends
             var log = PciLog.To(stderr, parse.GetValue(verbose) ? PciLogLevel.Information : PciLogLevel.Warning);
             instance.Log = log;
             VfioUserServer server;

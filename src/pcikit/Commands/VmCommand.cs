@@ -37,10 +37,11 @@ internal static class VmCommand
             if (model is null && qemuDevices.Length == 0 && (parse.GetValue(qemuArg) ?? []).Length == 0) throw new CliUsageException("vm needs --device MODEL, --qemu-device NAME or --qemu-arg");
             if (!interactive && words.Length == 0) throw new CliUsageException("give the guest command after --, or --shell");
             var deviceOptions = settings.Read(parse, SharedMemoryAllocator.Instance) with { Iommu = parse.GetValue(iommu) };
-            if (model is null && deviceOptions != new PciKit.Devices.DeviceOptions { Memory = SharedMemoryAllocator.Instance, Iommu = deviceOptions.Iommu })
-                throw new CliUsageException("--image, --read-only and --no-msix configure a --device; give one");
-            var instance = model is null ? null : DeviceCatalog.Get(model).Create(deviceOptions);
-            using var owned = instance as IDisposable; // a disk image is closed when the guest is done
+            if (model is null && settings.AnyGiven(parse))
+                throw new CliUsageException("--image, --read-only, --no-msix and --ivshmem-server configure a --device; give one");
+            IDisposable? owner = null;
+            var instance = model is null ? null : settings.Create(parse, model, deviceOptions, out owner);
+            using var owned = owner; // a disk image is closed, an ivshmem server left, when the guest is done
             var options = new VmOptions
             {
                 Device = instance,
