@@ -255,4 +255,37 @@ public class CapabilityChainTests
         var device = new CustomDevice(d => d.Capability(new PciExpressCapability()));
         Assert.Equal(0u, device.ConfigRead(0x100, 4));
     }
+
+    /// <summary>A capability whose data dword mirrors a counter, refreshed on every read (like virtio's PCI configuration access window).</summary>
+    private sealed class CountingCapability : PciCapability
+    {
+        public int Reads;
+        public override byte Id => (byte)PciCapabilityId.VendorSpecific;
+        public override int Length => 8;
+        protected internal override bool ObservesReads => true;
+        protected override void Initialize() => Set8(2, 8);
+        protected internal override void OnConfigRead(int offset, int size)
+        {
+            if (Touches(offset, size, 4, 4)) Set32(4, (uint)++Reads);
+        }
+    }
+
+    [Fact]
+    public void A_capability_that_observes_reads_refreshes_its_bytes_before_each_read_that_touches_it_and_only_then()
+    {
+        var counting = new CountingCapability();
+        var device = new CustomDevice(d =>
+        {
+            d.Capability(new PowerManagementCapability());
+            d.Capability(counting);
+        });
+        int at = counting.Offset;
+        Assert.Equal(1u, device.ConfigRead(at + 4, 4));
+        Assert.Equal(2u, device.ConfigRead(at + 4, 4));
+        Assert.Equal(3u, device.ConfigRead(at + 4, 1));
+        device.ConfigRead(at, 4);          // the header: no refresh
+        device.ConfigRead(0x40, 4);        // another capability: no refresh
+        device.ConfigRead(PciHeader.VendorId, 4);
+        Assert.Equal(3, counting.Reads);
+    }
 }

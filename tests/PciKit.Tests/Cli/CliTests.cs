@@ -20,6 +20,8 @@ public sealed class CliTests
         Assert.Contains("edu", output);
         Assert.Contains("1234:11e8", output);
         Assert.Contains("sample", output);
+        Assert.Contains("virtio-blk  1af4:1042", output);
+        Assert.Contains("virtio-rng  1af4:1044", output);
     }
 
     [Fact]
@@ -74,6 +76,9 @@ public sealed class CliTests
     [InlineData(new[] { "lspci", "--device", "nope" }, "unknown device 'nope'")]
     [InlineData(new[] { "lspci" }, "--device")]
     [InlineData(new[] { "frobnicate" }, "frobnicate")]
+    [InlineData(new[] { "serve", "edu", "--vfio-user", "/tmp/pcikit-cli-test.sock", "--image", "/tmp/x.img" }, "edu takes no disk image")]
+    [InlineData(new[] { "serve", "virtio-blk", "--vfio-user", "/tmp/pcikit-cli-test.sock", "--image", "/nonexistent/disk.img" }, "/nonexistent/disk.img does not exist")]
+    [InlineData(new[] { "vm", "--image", "/tmp/x.img", "--", "true" }, "--device")]
     public void Bad_arguments_give_one_clear_line_and_a_non_zero_exit(string[] args, string mention)
     {
         var (code, output, error) = Run(args);
