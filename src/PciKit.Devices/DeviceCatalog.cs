@@ -68,7 +68,7 @@ public static class DeviceCatalog
         new("pvpanic", "pvpanic-pci identity (1b36:0011): Linux's stock pvpanic-pci driver binds to it", _ => new PvpanicDevice()),
         new("ivshmem-plain", "Inter-VM shared memory as QEMU's ivshmem-plain (1af4:1110): registers in BAR0, 4 MiB shared memory in BAR2, no interrupts",
             memory => new IvshmemDevice(new IvshmemOptions { Variant = IvshmemVariant.Plain, Allocator = memory })),
-        new("ivshmem-doorbell", "QEMU's ivshmem-doorbell (1af4:1110): MSI-X in BAR1, 4 MiB in BAR2; alone on an in-process link (peer 0, 2 vectors): it can ring itself",
+        new("ivshmem-doorbell", "QEMU's ivshmem-doorbell (1af4:1110): MSI-X in BAR1, 4 MiB in BAR2; alone on an in-process link (peer 0, 2 vectors), or on a server with --ivshmem-server SOCK",
             memory => new IvshmemLoopback(vectors: 2).JoinDevice(new IvshmemOptions { Variant = IvshmemVariant.Doorbell, Allocator = memory })),
         new("sample", "PCI Express endpoint using every modelled capability: PM, MSI, MSI-X, PCIe/FLR, vendor, DSN; RAM BAR, I/O BAR, ROM", memory => new SampleDevice(memory: memory)),
         new("virtio-blk", "virtio 1.x block device (1af4:1042) over --image FILE or memory; Linux's virtio_blk binds to it", memory => CreateBlk(new DeviceOptions { Memory = memory }))

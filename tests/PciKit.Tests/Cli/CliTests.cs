@@ -20,8 +20,9 @@ public sealed class CliTests
         Assert.Contains("edu", output);
         Assert.Contains("1234:11e8", output);
         Assert.Contains("sample", output);
-        Assert.Contains("virtio-blk  1af4:1042", output);
-        Assert.Contains("virtio-rng  1af4:1044", output);
+        Assert.Matches(@"(?m)^virtio-blk +1af4:1042 ", output);
+        Assert.Matches(@"(?m)^virtio-rng +1af4:1044 ", output);
+        Assert.Matches(@"(?m)^ivshmem-doorbell +1af4:1110 ", output);
     }
 
     [Fact]
