@@ -265,6 +265,9 @@ internal sealed unsafe class MessageSocket : IDisposable
         {
             // Read ahead as far as the buffer allows, unless fds are waiting for their message: then only what this message needs.
             int limit = _fdsPending ? _head + count : _rx.Length;
+            // While a direct reply is armed, read no further than its header and prefix: its data must land in place,
+            // not in the read-ahead (other messages that come first are read whole, as `count` asks).
+            if (_directArmed) limit = Math.Min(limit, _head + Math.Max(count, VfioUserHeader.HeaderSize + _directPrefix));
             int n;
             long readStart = _headPosition + (_tail - _head);
             try
