@@ -261,4 +261,18 @@ public sealed class PeerTests : IDisposable
         Assert.Equal(1, b.Id);
         Assert.Empty(b.Peers); // with no vectors there is nothing to ring, so peers are not listed
     }
+
+    [Fact]
+    public void A_1_GiB_shared_memory_is_mapped_whole_and_bounds_checked_at_its_end()
+    {
+        using var server = _scratch.StartServer(vectors: 1, size: 1UL << 30); // sparse on tmpfs: only touched pages cost
+        using var a = IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions { Vectors = 1 });
+        using var b = IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions { Vectors = 1 });
+        Assert.Equal(1UL << 30, b.SharedMemorySize);
+        a.SharedMemory.Write<ulong>((1UL << 30) - 8, 0x1A57_B17E_0F_1_61B);
+        a.SharedMemory.Write<ulong>(0, 0xF1257UL);
+        Assert.Equal(0x1A57_B17E_0F_1_61BUL, b.SharedMemory.Read<ulong>((1UL << 30) - 8));
+        Assert.Equal(0xF1257UL, b.SharedMemory.Read<ulong>(0));
+        Assert.ThrowsAny<ArgumentException>(() => b.SharedMemory.Read<ulong>((1UL << 30) - 4)); // straddles the end
+    }
 }
