@@ -46,7 +46,7 @@ public sealed class PeerValidationTests : IDisposable
     public async Task A_bad_setup_is_refused_with_a_clear_message(string name, long[] script, string expected)
     {
         _ = name;
-        var server = Task.Run(() => Serve(script, hangUp: true));
+        var server = Task.Factory.StartNew(() => Serve(script, hangUp: true), TaskCreationOptions.LongRunning); // its own thread: a busy thread pool must not delay the script past the timeout
         var e = Assert.Throws<IvshmemProtocolException>(() => IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions
         {
             Vectors = 2,
@@ -60,7 +60,7 @@ public sealed class PeerValidationTests : IDisposable
     [Fact]
     public async Task A_server_that_stops_sending_during_setup_times_out_with_what_arrived()
     {
-        var server = Task.Run(() => Serve([0, 3, -1, 1_000_003], hangUp: false));
+        var server = Task.Factory.StartNew(() => Serve([0, 3, -1, 1_000_003], hangUp: false), TaskCreationOptions.LongRunning); // its own thread: a busy thread pool must not delay the script past the timeout
         var e = Assert.Throws<IvshmemProtocolException>(() => IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions
         {
             Vectors = 2,
@@ -73,7 +73,7 @@ public sealed class PeerValidationTests : IDisposable
     [Fact]
     public async Task More_own_eventfds_than_vectors_after_setup_fault_the_connection()
     {
-        var server = Task.Run(() => Serve([0, 3, -1, 1_000_003, 1_000_003, 1_000_003], hangUp: false));
+        var server = Task.Factory.StartNew(() => Serve([0, 3, -1, 1_000_003, 1_000_003, 1_000_003], hangUp: false), TaskCreationOptions.LongRunning); // its own thread: a busy thread pool must not delay the script past the timeout
         using var peer = IvshmemPeer.Connect(_scratch.Socket, new IvshmemPeerOptions { Vectors = 2 });
         var fault = await Assert.ThrowsAsync<IvshmemProtocolException>(() => peer.Completion.WaitAsync(Wait.Timeout));
         Assert.Contains("more eventfds for peer 3 than the 2 vector(s)", fault.Message);
