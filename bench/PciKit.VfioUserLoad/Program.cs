@@ -13,7 +13,7 @@ namespace PciKit.VfioUserLoad;
 /// <code>
 ///   serve &lt;sock&gt; [--clients N]                 PciKit server for BenchDevice (exits after N clients; default: never)
 ///   client &lt;sock&gt; access read|write N K W      4-byte BAR0 accesses, K in flight
-///   client &lt;sock&gt; dma msg|fd read|write CHUNK SECONDS
+///   client &lt;sock&gt; dma msg|fd read|write CHUNK SECONDS [WINDOW]
 ///   client &lt;sock&gt; alloc N                      server bytes allocated per steady-state request
 ///   client &lt;sock&gt; selftest                    pipelined framing/fd check (run-all runs it first)
 ///   client &lt;sock&gt; warmup                       exercises every path (JIT tier-up) without measuring
@@ -53,7 +53,7 @@ internal static unsafe class Program
 
     private static int Usage()
     {
-        Console.Error.WriteLine("usage: serve <sock> [--clients N] | client <sock> access read|write N K W | client <sock> dma msg|fd read|write CHUNK SECONDS | client <sock> alloc N | client <sock> warmup | memcpy read|write CHUNK SECONDS | echo-server <sock> | echo-client <sock> N K W | run-all [...]");
+        Console.Error.WriteLine("usage: serve <sock> [--clients N] | client <sock> access read|write N K W | client <sock> dma msg|fd read|write CHUNK SECONDS [WINDOW] | client <sock> alloc N | client <sock> warmup | memcpy read|write CHUNK SECONDS | echo-server <sock> | echo-client <sock> N K W | run-all [...]");
         return 2;
     }
 
@@ -84,7 +84,7 @@ internal static unsafe class Program
                 Console.WriteLine(c.AccessLoop(args[3] == "write", Int(args[4]), Int(args[5]), Int(args[6])));
                 return 0;
             case "dma":
-                Console.WriteLine(DmaBench(c, args[3] == "fd", args[4] == "read", Int(args[5]), Dbl(args[6])));
+                Console.WriteLine(DmaBench(c, args[3] == "fd", args[4] == "read", Int(args[5]), Dbl(args[6]), args.Length > 7 ? Int(args[7]) : 0));
                 return 0;
             case "alloc":
                 Console.WriteLine(Alloc(c, Int(args[3])));
@@ -126,9 +126,15 @@ internal static unsafe class Program
 
     private static readonly HashSet<(nint, bool)> s_mapped = [];
 
-    /// <summary>Device DMA of 16 MiB per doorbell in CHUNK-byte device accesses, repeated for SECONDS (after a short warm-up).</summary>
-    private static string DmaBench(RawClient c, bool fdMapped, bool deviceReads, int chunk, double seconds)
+    /// <summary>
+    /// Device DMA of 16 MiB per doorbell in CHUNK-byte device accesses, repeated for SECONDS (after a short warm-up).
+    /// With <paramref name="window"/> (message DMA only), the accesses wrap within the first WINDOW bytes of the guest
+    /// buffer, so the data stays cache-hot, as in a C floor that sends one buffer again and again.
+    /// </summary>
+    private static string DmaBench(RawClient c, bool fdMapped, bool deviceReads, int chunk, double seconds, int window = 0)
     {
+        if (window != 0 && (fdMapped || window < chunk || window % chunk != 0 || (ulong)window > WindowSize))
+            throw new ArgumentException("a DMA window is for message DMA and must be a multiple of the chunk, at most 16 MiB");
         var g = Guest.Instance;
         ulong iova = fdMapped ? FdIova : MsgIova;
         byte* guest = fdMapped ? g.Shared : g.Message;
@@ -137,6 +143,7 @@ internal static unsafe class Program
         c.RegionWrite(RawClient.Bar0, BenchDevice.RegDmaAddress, 8, iova);
         c.RegionWrite(RawClient.Bar0, BenchDevice.RegDmaChunk, 4, (ulong)chunk);
         c.RegionWrite(RawClient.Bar0, BenchDevice.RegDmaCount, 4, (ulong)count);
+        c.RegionWrite(RawClient.Bar0, BenchDevice.RegDmaWindow, 4, (ulong)window);
         int direction = deviceReads ? 1 : 2;
         new Span<byte>(guest, (int)WindowSize).Clear();
         int expectMessages = fdMapped ? 0 : count;
@@ -146,7 +153,7 @@ internal static unsafe class Program
         if (c.RegionRead(RawClient.Bar0, BenchDevice.RegDmaStatus, 4) != 0) throw new IOException("the device reports a DMA failure");
         if (!deviceReads)
             for (int j = 0; j < chunk; j += 97)
-                if (guest[(long)(count - 1) * chunk + j] != (byte)(((long)(count - 1) * chunk % BenchDevice.BufferSize + j) * 7 + 3)) throw new IOException("DMA data mismatch");
+                if (guest[(window == 0 ? (long)(count - 1) * chunk : (long)(count - 1) * chunk % window) + j] != (byte)(((long)(count - 1) * chunk % BenchDevice.BufferSize + j) * 7 + 3)) throw new IOException("DMA data mismatch");
         var warm = Stopwatch.StartNew();
         while (warm.Elapsed.TotalSeconds < Math.Min(0.2, seconds)) c.Dma(direction, iova, guest, iova, WindowSize);
         long reps = 0;

@@ -11,6 +11,17 @@
  *                                        reply) or REGION_WRITE (36 / 32) of BAR0 offset 0; the server's cost is
  *                                        then measured with the very client that measures the floor
  *
+ *   echo bulk-server <socket> CHUNK [WINDOW]
+ *                                        accept one client; answer each 32-byte request with a 32-byte header and CHUNK
+ *                                        bytes in one sendmsg (the shape of a client's DMA_READ reply), taken from
+ *                                        successive CHUNK-sized pieces of a WINDOW-byte buffer (default CHUNK: cache-hot;
+ *                                        16 MiB walks memory like PciKit.VfioUserLoad's message DMA does)
+ *   echo bulk-client <socket> CHUNK [SECONDS]
+ *                                        send a 32-byte request, receive the 32-byte header, then the CHUNK bytes
+ *                                        straight into one buffer (recv MSG_WAITALL); repeat for SECONDS (default 2)
+ *                                        after a short warm-up; prints "gbps=.. us_per_chunk=.. chunks=.."
+ *                                        — the kernel's floor for message DMA of CHUNK-byte pieces over a UNIX socket
+ *
  * The client prints one line: "p50_us=.. p99_us=.. p999_us=.. max_us=.. ops=.." (latency = send to reply received).
  * Build: gcc -O2 -Wall -o echo echo.c
  */
@@ -21,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -194,8 +206,63 @@ static int client(const char *path, long n, int k, long w)
     return loop(s, req, REQ, REP, 8, 4, n, k, w); /* sequence number in bytes 8..11 */
 }
 
+static int bulk_serve(const char *path, size_t chunk, size_t window)
+{
+    struct sockaddr_un a;
+    address(&a, path);
+    unlink(path);
+    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1)) err(1, "listen %s", path);
+    int s = accept(ls, NULL, NULL);
+    if (s < 0) err(1, "accept");
+    close(ls);
+    unlink(path);
+    if (window < chunk) window = chunk;
+    unsigned char req[REQ];
+    unsigned char *buf = malloc(window);
+    if (!buf) err(1, "malloc");
+    memset(buf, 0x5a, window);
+    size_t at = 0;
+    for (;;) {
+        ssize_t r = recv(s, req, REQ, MSG_WAITALL);
+        if (r == 0) break;
+        if (r != REQ) err(1, "recv");
+        struct iovec iov[2] = { { req, REQ }, { buf + at, chunk } };
+        struct msghdr m = { .msg_iov = iov, .msg_iovlen = 2 };
+        if (sendmsg(s, &m, MSG_NOSIGNAL) != (ssize_t)(REQ + chunk)) err(1, "sendmsg");
+        at = at + 2 * chunk <= window ? at + chunk : 0;
+    }
+    close(s);
+    return 0;
+}
+
+static int bulk_client(const char *path, size_t chunk, double seconds)
+{
+    int s = connect_to(path);
+    unsigned char req[REQ] = {0}, hdr[REQ];
+    unsigned char *data = malloc(chunk);
+    if (!data) err(1, "malloc");
+    memset(data, 0, chunk);
+    header(req, 0, 11, REQ);
+    for (int i = 0; i < 20; i++) { send_all(s, req, REQ); recv_all(s, hdr, REQ); recv_all(s, data, chunk); } /* warm-up */
+    long chunks = 0;
+    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(seconds * 1e9), t;
+    do {
+        send_all(s, req, REQ);
+        recv_all(s, hdr, REQ);
+        recv_all(s, data, chunk);
+        chunks++;
+    } while ((t = now_ns()) < end);
+    double secs = (double)(t - t0) / 1e9;
+    printf("gbps=%.2f us_per_chunk=%.2f chunks=%ld\n", (double)chunks * chunk / secs / 1e9, secs * 1e6 / chunks, chunks);
+    close(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && !strcmp(argv[1], "bulk-server")) return bulk_serve(argv[2], (size_t)atol(argv[3]), argc > 4 ? (size_t)atol(argv[4]) : 0);
+    if (argc >= 4 && !strcmp(argv[1], "bulk-client")) return bulk_client(argv[2], (size_t)atol(argv[3]), argc > 4 ? atof(argv[4]) : 2.0);
     if (argc >= 3 && !strcmp(argv[1], "server")) return serve(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "vfio-client"))
         return vfio_client(argv[2], !strcmp(argv[3], "write"), argc > 4 ? atol(argv[4]) : 100000, argc > 5 ? atoi(argv[5]) : 1,
@@ -203,6 +270,6 @@ int main(int argc, char **argv)
     if (argc >= 3 && !strcmp(argv[1], "client"))
         return client(argv[2], argc > 3 ? atol(argv[3]) : 100000, argc > 4 ? atoi(argv[4]) : 1,
                       argc > 5 ? atol(argv[5]) : 2000);
-    fprintf(stderr, "usage: %s server <socket> | client <socket> [N=100000] [K=1] [W=2000] | vfio-client <socket> read|write [N] [K] [W]\n", argv[0]);
+    fprintf(stderr, "usage: %s server <socket> | client <socket> [N=100000] [K=1] [W=2000] | vfio-client <socket> read|write [N] [K] [W] | bulk-server <socket> CHUNK [WINDOW] | bulk-client <socket> CHUNK [SECONDS]\n", argv[0]);
     return 2;
 }
