@@ -30,8 +30,8 @@ public sealed class InteropLayoutTests
         Assert.Equal(12, (int)Marshal.OffsetOf<CmsgHdr>(nameof(CmsgHdr.Type)));
         Assert.Equal(Cmsg.DataOffset, Unsafe.SizeOf<CmsgHdr>());
         Assert.Equal(12, Unsafe.SizeOf<UCred>());
-        Assert.Equal(8, Unsafe.SizeOf<PollFd>());
-        Assert.Equal(6, (int)Marshal.OffsetOf<PollFd>(nameof(PollFd.ReturnedEvents)));
+        Assert.Equal(8, Unsafe.SizeOf<PollEntry>());                          // struct pollfd
+        Assert.Equal(6, (int)Marshal.OffsetOf<PollEntry>("_returned"));      // revents
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using PciKit.Ivshmem.Interop;
 using PciKit.Linux;
 
 namespace PciKit.Ivshmem;
@@ -8,7 +7,7 @@ public sealed partial class IvshmemServer
     private const int FixedSlots = 2; // the wake eventfd and the listener
     private readonly List<ServerPeer> _peers = [];
     private readonly Dictionary<int, ServerPeer> _byId = [];
-    private PollFd[] _pollSet = new PollFd[FixedSlots + 8];
+    private PollEntry[] _pollSet = new PollEntry[FixedSlots + 8];
     private int _nextId;
 
     /// <summary>The id the next peer is offered first (tests pin the counter; QEMU starts at 0).</summary>
@@ -24,14 +23,14 @@ public sealed partial class IvshmemServer
             while (!_stopping)
             {
                 int count = FillPollSet();
-                Libc.PollMany(_pollSet.AsSpan(0, count), -1);
+                Poll.Wait(_pollSet.AsSpan(0, count), -1); // the loop thread owns every descriptor in the set: none closes meanwhile
                 if (_stopping)
                 {
                     break;
                 }
 
                 ServeReadyPeers(count);
-                if ((_pollSet[1].ReturnedEvents & Libc.POLLIN) != 0)
+                if ((_pollSet[1].ReturnedEvents & PollEvents.Readable) != 0)
                 {
                     AcceptPending();
                 }
@@ -62,21 +61,21 @@ public sealed partial class IvshmemServer
         int count = FixedSlots + _peers.Count;
         if (_pollSet.Length < count)
         {
-            _pollSet = new PollFd[Math.Max(count, _pollSet.Length * 2)];
+            _pollSet = new PollEntry[Math.Max(count, _pollSet.Length * 2)];
         }
 
-        _pollSet[0] = new PollFd { Fd = Libc.Number(_wake.Handle), Events = Libc.POLLIN };
-        _pollSet[1] = new PollFd { Fd = Libc.Number(_listener.Handle), Events = Libc.POLLIN };
+        _pollSet[0] = new PollEntry(_wake.Handle, PollEvents.Readable);
+        _pollSet[1] = new PollEntry(_listener.Handle, PollEvents.Readable);
         for (int i = 0; i < _peers.Count; i++)
         {
             ServerPeer peer = _peers[i];
-            short events = Libc.POLLIN;
+            PollEvents events = PollEvents.Readable;
             if (peer.HasQueue)
             {
-                events |= Libc.POLLOUT;
+                events |= PollEvents.Writable;
             }
 
-            _pollSet[FixedSlots + i] = new PollFd { Fd = Libc.Number(peer.Socket.Handle), Events = events };
+            _pollSet[FixedSlots + i] = new PollEntry(peer.Socket.Handle, events);
         }
 
         return count;
@@ -90,18 +89,18 @@ public sealed partial class IvshmemServer
     {
         for (int slot = FixedSlots; slot < count; slot++)
         {
-            short ready = _pollSet[slot].ReturnedEvents;
-            if (ready == 0)
+            PollEvents ready = _pollSet[slot].ReturnedEvents;
+            if (ready == PollEvents.None)
             {
                 continue;
             }
 
             ServerPeer peer = _peers[slot - FixedSlots];
-            if ((ready & (Libc.POLLIN | Libc.POLLHUP | Libc.POLLERR | Libc.POLLNVAL)) != 0)
+            if ((ready & (PollEvents.Readable | PollEvents.HangUp | PollEvents.Error | PollEvents.Invalid)) != 0)
             {
                 peer.DropReason ??= ReadDeparture(peer);
             }
-            else if ((ready & Libc.POLLOUT) != 0 && !peer.Flush())
+            else if ((ready & PollEvents.Writable) != 0 && !peer.Flush())
             {
                 peer.DropReason ??= IvshmemPeerLeftReason.ConnectionFailed;
             }

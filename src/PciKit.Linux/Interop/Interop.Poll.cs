@@ -3,15 +3,6 @@ using System.Runtime.InteropServices;
 
 namespace PciKit.Linux.Interop;
 
-/// <summary><c>struct pollfd</c>.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal struct PollFd
-{
-    internal int Fd;
-    internal short Events;
-    internal short ReturnedEvents;
-}
-
 internal static partial class Libc
 {
     internal const short POLLIN = 0x1;
@@ -22,7 +13,7 @@ internal static partial class Libc
 
     /// <summary>poll(2).</summary>
     [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
-    internal static unsafe partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+    internal static unsafe partial int Poll(PollEntry* fds, nuint count, int timeoutMilliseconds);
 
     /// <summary>
     /// Waits until <paramref name="fd"/> reports one of <paramref name="events"/> (or an error/hangup),
@@ -35,7 +26,7 @@ internal static partial class Libc
         try
         {
             fd.DangerousAddRef(ref added);
-            var pfd = new PollFd { Fd = fd.DangerousGetFd(), Events = events };
+            var pfd = new PollEntry(fd.DangerousGetFd(), (PollEvents)events);
             long start = Stopwatch.GetTimestamp();
             int remaining = timeoutMilliseconds;
             while (true)
@@ -43,7 +34,7 @@ internal static partial class Libc
                 int result = Poll(&pfd, 1, remaining);
                 if (result >= 0)
                 {
-                    if (result > 0 && (pfd.ReturnedEvents & POLLNVAL) != 0)
+                    if (result > 0 && (pfd.ReturnedEvents & PollEvents.Invalid) != 0)
                     {
                         ThrowHelper.Throw(Errno.EBADF, "poll");
                     }
