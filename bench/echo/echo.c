@@ -60,7 +60,8 @@ static void address(struct sockaddr_un *a, const char *path)
     strcpy(a->sun_path, path);
 }
 
-static int serve(const char *path)
+/* Listens on path, accepts one client, removes the socket file; returns the connection. */
+static int accept_one(const char *path)
 {
     struct sockaddr_un a;
     address(&a, path);
@@ -71,6 +72,12 @@ static int serve(const char *path)
     if (s < 0) err(1, "accept");
     close(ls);
     unlink(path);
+    return s;
+}
+
+static int serve(const char *path)
+{
+    int s = accept_one(path);
     unsigned char buf[REP];
     uint32_t n = 0;
     for (;;) {
@@ -208,15 +215,7 @@ static int client(const char *path, long n, int k, long w)
 
 static int bulk_serve(const char *path, size_t chunk, size_t window)
 {
-    struct sockaddr_un a;
-    address(&a, path);
-    unlink(path);
-    int ls = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 1)) err(1, "listen %s", path);
-    int s = accept(ls, NULL, NULL);
-    if (s < 0) err(1, "accept");
-    close(ls);
-    unlink(path);
+    int s = accept_one(path);
     if (window < chunk) window = chunk;
     unsigned char req[REQ];
     unsigned char *buf = malloc(window);

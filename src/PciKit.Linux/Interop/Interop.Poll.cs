@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 
 namespace PciKit.Linux.Interop;
@@ -27,33 +26,13 @@ internal static partial class Libc
         {
             fd.DangerousAddRef(ref added);
             var pfd = new PollEntry(fd.DangerousGetFd(), (PollEvents)events);
-            long start = Stopwatch.GetTimestamp();
-            int remaining = timeoutMilliseconds;
-            while (true)
+            int result = PciKit.Linux.Poll.Wait(new Span<PollEntry>(&pfd, 1), timeoutMilliseconds);
+            if (result > 0 && (pfd.ReturnedEvents & PollEvents.Invalid) != 0)
             {
-                int result = Poll(&pfd, 1, remaining);
-                if (result >= 0)
-                {
-                    if (result > 0 && (pfd.ReturnedEvents & PollEvents.Invalid) != 0)
-                    {
-                        ThrowHelper.Throw(Errno.EBADF, "poll");
-                    }
-
-                    return result > 0;
-                }
-
-                int errno = ThrowHelper.LastErrno;
-                if (errno != Errno.EINTR)
-                {
-                    ThrowHelper.Throw(errno, "poll");
-                }
-
-                if (timeoutMilliseconds >= 0)
-                {
-                    long elapsed = (long)Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                    remaining = (int)Math.Max(0, timeoutMilliseconds - elapsed);
-                }
+                ThrowHelper.Throw(Errno.EBADF, "poll");
             }
+
+            return result > 0;
         }
         finally
         {
