@@ -185,27 +185,6 @@ internal static class DmaReadMessage
         data = payload[FixedSize..];
         return Wire.Ok(out error);
     }
-
-    /// <summary>
-    /// Parses the fixed part of a reply whose data was received elsewhere (straight into the destination, see
-    /// <c>MessageSocket.ArmDirectReply</c>): <paramref name="payload"/> is exactly the 16-byte prefix.
-    /// </summary>
-    public static bool TryParseReplyPrefix(ReadOnlySpan<byte> payload, ulong expectedAddress, ulong expectedCount, out VfioUserError error)
-    {
-        if (payload.Length != FixedSize)
-        {
-            return Wire.Fail(out error, LinuxErrno.EINVAL, "DMA_READ reply prefix is not 16 bytes");
-        }
-
-        ulong address = BinaryPrimitives.ReadUInt64LittleEndian(payload);
-        ulong count = BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
-        if (address != expectedAddress || count != expectedCount)
-        {
-            return Wire.Fail(out error, LinuxErrno.EFAULT, "DMA_READ reply does not match the request");
-        }
-
-        return Wire.Ok(out error);
-    }
 }
 
 /// <summary>DMA_WRITE (server→client): request addr u64, count u64, data; reply addr u64, count (u64, or u32 per the spec's table).</summary>

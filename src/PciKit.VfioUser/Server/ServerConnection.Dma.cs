@@ -162,8 +162,8 @@ internal sealed partial class ServerConnection
             var reply = _dmaReplyInSocket ? _socket.Payload : _dmaReplyBuffer.AsSpan(0, _dmaReplyLength);
             if (command == VfioUserCommand.DmaRead)
             {
-                if (_dmaReplyInSocket && _socket.LastDataDirect)
-                    return DmaReadMessage.TryParseReplyPrefix(reply, address, (ulong)readInto.Length, out _);
+                // Received in place: the socket took it only with this id, this exact size and this address and count.
+                if (_dmaReplyInSocket && _socket.LastDataDirect) return true;
                 if (!DmaReadMessage.TryParseReply(reply, address, (ulong)readInto.Length, out var data, out _)) return false;
                 data.CopyTo(readInto);
                 return true;

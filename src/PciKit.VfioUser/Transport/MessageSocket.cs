@@ -200,26 +200,11 @@ internal sealed unsafe class MessageSocket : IDisposable
         Consume(done);
         while (done < destination.Length)
         {
-            long readStart = _headPosition;
-            int n;
-            try
-            {
-                n = _socket.Receive(destination[done..], _incoming);
-            }
-            catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
-            {
-                return ReceiveResult.Closed;
-            }
-            if (n == 0) return ReceiveResult.Closed;
+            // The buffer is empty here: the stream position moves on without it. fds in the middle of a reply belong to
+            // no message that starts in this read, so ClaimFds drops them.
+            if (!ReadSome(destination[done..], _headPosition, out int n)) return ReceiveResult.Closed;
             done += n;
-            _headPosition += n; // the buffer is empty here: the stream position moves on without it
-            if (!_fdsPending && (_incoming.Count > 0 || _incoming.Status != FdTransferStatus.Ok))
-            {
-                // fds in the middle of a reply belong to no message that starts in this read: ClaimFds drops them.
-                _fdsPending = true;
-                _fdReadStart = readStart;
-                _fdReadEnd = readStart + n;
-            }
+            _headPosition += n;
         }
         DisarmDirectReply();
         LastDataDirect = true;
@@ -268,24 +253,33 @@ internal sealed unsafe class MessageSocket : IDisposable
             // While a direct reply is armed, read no further than its header and prefix: its data must land in place,
             // not in the read-ahead (other messages that come first are read whole, as `count` asks).
             if (_directArmed) limit = Math.Min(limit, _head + Math.Max(count, VfioUserHeader.HeaderSize + _directPrefix));
-            int n;
-            long readStart = _headPosition + (_tail - _head);
-            try
-            {
-                n = _socket.Receive(_rx.AsSpan(_tail, limit - _tail), _incoming);
-            }
-            catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
-            {
-                return false;
-            }
-            if (n == 0) return false;
+            if (!ReadSome(_rx.AsSpan(_tail, limit - _tail), _headPosition + (_tail - _head), out int n)) return false;
             _tail += n;
-            if (!_fdsPending && (_incoming.Count > 0 || _incoming.Status != FdTransferStatus.Ok))
-            {
-                _fdsPending = true;
-                _fdReadStart = readStart;
-                _fdReadEnd = readStart + n;
-            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// One recvmsg into <paramref name="into"/>, whose first byte is at stream offset <paramref name="readStart"/>; fds that
+    /// arrive are noted as belonging to that read (see <see cref="ClaimFds"/>). False at end of stream or on a reset.
+    /// </summary>
+    private bool ReadSome(Span<byte> into, long readStart, out int n)
+    {
+        try
+        {
+            n = _socket.Receive(into, _incoming);
+        }
+        catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
+        {
+            n = 0;
+            return false;
+        }
+        if (n == 0) return false;
+        if (!_fdsPending && (_incoming.Count > 0 || _incoming.Status != FdTransferStatus.Ok))
+        {
+            _fdsPending = true;
+            _fdReadStart = readStart;
+            _fdReadEnd = readStart + n;
         }
         return true;
     }

@@ -28,12 +28,11 @@ internal sealed class DeviceSettings
         parse.GetValue(_image) is not null || parse.GetValue(_readOnly) || parse.GetValue(_noMsix) || parse.GetValue(_ivshmemServer) is not null;
 
     /// <summary>
-    /// Makes the model <paramref name="name"/>; <paramref name="owned"/> is what to dispose once the device is no longer
-    /// served (a disk image, an ivshmem server seat), or null.
+    /// Makes <paramref name="model"/>; <paramref name="owned"/> is what to dispose once the device is no longer served (a
+    /// disk image, an ivshmem server seat), or null.
     /// </summary>
-    public PciDevice Create(ParseResult parse, string name, DeviceOptions options, out IDisposable? owned)
+    public PciDevice Create(ParseResult parse, DeviceModel model, DeviceOptions options, out IDisposable? owned)
     {
-        var model = DeviceCatalog.Get(name);
         string? ivshmemServer = parse.GetValue(_ivshmemServer);
         if (ivshmemServer is null)
         {

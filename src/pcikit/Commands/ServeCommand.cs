@@ -25,13 +25,13 @@ internal static class ServeCommand
         settings.AddTo(command);
         command.SetAction(parse =>
         {
-            var model = DeviceCatalog.Get(parse.GetValue(device)!); // an unknown name fails before anything is opened
+            var model = DeviceCatalog.Get(parse.GetValue(device)!);
             string path = parse.GetValue(socket)!;
             string modeText = parse.GetValue(mode)!;
             if (!int.TryParse(modeText, NumberStyles.None, CultureInfo.InvariantCulture, out _) || modeText.Any(c => c > '7'))
                 throw new CliUsageException($"--mode '{modeText}' is not an octal file mode such as 0600 or 0660");
             var fileMode = (UnixFileMode)Convert.ToInt32(modeText, 8);
-            var instance = settings.Create(parse, model.Name, settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance), out var owner); // RAM BARs become mmap-able
+            var instance = settings.Create(parse, model, settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance), out var owner); // RAM BARs become mmap-able
             using var owned = owner; // a disk image is closed, an ivshmem server left, when serving ends
             var log = PciLog.To(stderr, parse.GetValue(verbose) ? PciLogLevel.Information : PciLogLevel.Warning);
             instance.Log = log;

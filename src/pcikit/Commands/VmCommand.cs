@@ -40,7 +40,7 @@ internal static class VmCommand
             if (model is null && settings.AnyGiven(parse))
                 throw new CliUsageException("--image, --read-only, --no-msix and --ivshmem-server configure a --device; give one");
             IDisposable? owner = null;
-            var instance = model is null ? null : settings.Create(parse, model, deviceOptions, out owner);
+            var instance = model is null ? null : settings.Create(parse, DeviceCatalog.Get(model), deviceOptions, out owner);
             using var owned = owner; // a disk image is closed, an ivshmem server left, when the guest is done
             var options = new VmOptions
             {
