@@ -14,7 +14,7 @@ public sealed class FdLeakTests : IDisposable
     public void Server_and_peer_cycles_leave_no_descriptor_behind()
     {
         Cycle(); // warms up the epoll thread and the runtime
-        int before = Wait.OpenFds();
+        int before = Wait.SettledFds();
         for (int i = 0; i < 15; i++) Cycle();
         Wait.ForFdCount(before);
     }
@@ -26,7 +26,7 @@ public sealed class FdLeakTests : IDisposable
         using var stays = IvshmemPeer.Connect(_scratch.Socket);
         MisbehaveOnce(); // warm-up
         Settled();
-        int before = Wait.OpenFds();
+        int before = Wait.SettledFds();
         for (int i = 0; i < 10; i++) MisbehaveOnce();
         Settled();
         Wait.ForFdCount(before);
@@ -57,7 +57,7 @@ public sealed class FdLeakTests : IDisposable
         using var listener = UnixSocket.Listen(_scratch.Socket);
         using var shm = SharedMemory.CreateMemFd("leak", 4096);
         Attempt();
-        int before = Wait.OpenFds();
+        int before = Wait.SettledFds();
         for (int i = 0; i < 10; i++) Attempt();
         Wait.ForFdCount(before);
 

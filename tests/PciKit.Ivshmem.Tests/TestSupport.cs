@@ -65,6 +65,23 @@ internal static class Wait
         return Directory.GetFiles("/proc/self/fd").Length;
     }
 
+    /// <summary>
+    /// The descriptor count once it has stopped moving (the same over 200 ms, up to 5 s): descriptors that earlier tests'
+    /// threads are still closing must not be counted as this test's baseline.
+    /// </summary>
+    public static int SettledFds()
+    {
+        int count = OpenFds();
+        for (var deadline = DateTime.UtcNow.AddSeconds(5); DateTime.UtcNow < deadline;)
+        {
+            Thread.Sleep(200);
+            int again = OpenFds();
+            if (again == count) break;
+            count = again;
+        }
+        return count;
+    }
+
     /// <summary>Asserts the descriptor count returns to <paramref name="before"/> (other tests' threads may still be closing theirs).</summary>
     public static void ForFdCount(int before)
     {
