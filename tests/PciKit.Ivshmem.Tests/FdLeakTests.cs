@@ -36,6 +36,9 @@ public sealed class FdLeakTests : IDisposable
 
         void MisbehaveOnce()
         {
+            // The previous round's leaving peer may still be in the server's list (its hang-up is processed asynchronously);
+            // the raw peer's setup lists every peer present, so start only once the server has dropped it.
+            Wait.Until(() => server.PeerIds.Count == 1, "the server dropped the previous round's peers");
             int next = (int)server.Counters.PeersAccepted; // ids come from a counter that never wrapped here
             using (var peer = RawPeer.Connect(_scratch.Socket))
             {
