@@ -1,3 +1,4 @@
+using PciKit.VfioUser.Server;
 using PciKit.Device;
 
 namespace PciKit.Vm;
@@ -67,6 +68,9 @@ public sealed record VmOptions
     /// guest on an ivshmem server).
     /// </summary>
     public IReadOnlyList<string> ExtraQemuArgs { get; init; } = [];
+
+    /// <summary>Settings of the vfio-user server that serves <see cref="Device"/> (e.g. its busy-poll time); the socket is the runner's.</summary>
+    public VfioUserServerOptions? VfioUserServer { get; init; }
 }
 
 /// <summary>The outcome of a run.</summary>

@@ -70,7 +70,7 @@ public static class VmRunner
                 if (vfioUser)
                 {
                     string socket = Path.Combine(scratch.Path, "device.sock");
-                    server = VfioUserServer.Start(device, socket);
+                    server = VfioUserServer.Start(device, socket, options.VfioUserServer);
                     args.AddRange(["-device", $"{{\"driver\":\"vfio-user-pci\",\"socket\":{{\"type\":\"unix\",\"path\":\"{socket}\"}}}}"]);
                 }
                 else

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using PciKit.Linux;
 using PciKit.VfioUser.Protocol;
 
@@ -35,6 +37,7 @@ internal sealed unsafe class MessageSocket : IDisposable
     private const int ReadAhead = 64 * 1024;
     private const int MaxDirectPrefix = 32;
     private readonly UnixSocket _socket;
+    private readonly long _busyPollTicks;
     private readonly Lock _sendLock = new();
     private ReceivedFds _fds;
     private ReceivedFds _incoming;
@@ -66,6 +69,19 @@ internal sealed unsafe class MessageSocket : IDisposable
 
     /// <summary>The socket.</summary>
     public UnixSocket Socket => _socket;
+
+    /// <summary>
+    /// How long a receive that finds nothing buffered polls the socket before it blocks (zero: it blocks at once). A
+    /// message that arrives meanwhile is taken without the wake-up a blocked reader costs.
+    /// </summary>
+    public TimeSpan BusyPoll
+    {
+        get => TimeSpan.FromSeconds((double)_busyPollTicks / Stopwatch.Frequency);
+        init => _busyPollTicks = (long)(value.TotalSeconds * Stopwatch.Frequency);
+    }
+
+    /// <summary>Counts reads whose data arrived while polling (optional; shared with whoever reports it).</summary>
+    public StrongBox<long>? BusyPollHits { get; init; }
 
     /// <summary>Largest message accepted (header included); larger ones are skipped and refused with E2BIG.</summary>
     public int MaxMessageSize { get; private set; }
@@ -267,6 +283,7 @@ internal sealed unsafe class MessageSocket : IDisposable
     {
         try
         {
+            if (_busyPollTicks > 0) PollBeforeBlocking();
             n = _socket.Receive(into, _incoming);
         }
         catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
@@ -282,6 +299,21 @@ internal sealed unsafe class MessageSocket : IDisposable
             _fdReadEnd = readStart + n;
         }
         return true;
+    }
+
+    /// <summary>Polls (poll(2) with a zero timeout) until the socket is readable or the busy-poll time is up.</summary>
+    private void PollBeforeBlocking()
+    {
+        if (_socket.WaitReadable(0)) return; // already there: no wake-up was at stake
+        long deadline = Stopwatch.GetTimestamp() + _busyPollTicks;
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_socket.WaitReadable(0))
+            {
+                if (BusyPollHits is { } hits) Interlocked.Increment(ref hits.Value);
+                return;
+            }
+        }
     }
 
     /// <summary>Sends one message (header + payload) with <paramref name="fds"/> riding on its first byte.</summary>

@@ -17,10 +17,11 @@ internal static class ServeCommand
         var force = new Option<bool>("--force") { Description = "Replace a stale socket file (one nobody listens on)." };
         var mode = new Option<string>("--mode") { Description = "Socket file mode, octal (default 0600).", DefaultValueFactory = _ => "0600" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log connections and every protocol error." };
+        var busyPoll = BusyPollOption.Create();
         var settings = new DeviceSettings();
         var command = new Command("serve", "Serve a built-in device model to vfio-user clients (QEMU 10.1+ vfio-user-pci, libvfio-user, pcikit) until Ctrl-C.")
         {
-            device, socket, force, mode, verbose,
+            device, socket, force, mode, verbose, busyPoll,
         };
         settings.AddTo(command);
         command.SetAction(parse =>
@@ -43,6 +44,7 @@ internal static class ServeCommand
                     SocketMode = fileMode,
                     ReplaceStaleSocket = parse.GetValue(force),
                     Log = log,
+                    BusyPoll = BusyPollOption.Read(parse, busyPoll),
                 });
             }
             catch (SocketPathInUseException e)

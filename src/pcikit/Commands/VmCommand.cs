@@ -1,4 +1,5 @@
 using System.CommandLine;
+using PciKit.VfioUser.Server;
 using PciKit.Devices;
 using PciKit.Linux.Memory;
 using PciKit.Vm;
@@ -21,10 +22,11 @@ internal static class VmCommand
         var command = new Argument<string[]>("command") { Description = "The guest command (after --).", Arity = ArgumentArity.ZeroOrMore };
         var qemuArg = new Option<string[]>("--qemu-arg") { Description = "An extra QEMU argument, passed as is (repeat for each word, e.g. --qemu-arg=-drive --qemu-arg=file=disk.img,if=none,id=d0)." };
         var kernelArgs = new Option<string?>("--kernel-args") { Description = "Extra guest kernel command-line arguments (e.g. pci=nomsi)." };
+        var busyPoll = BusyPollOption.Create();
         var settings = new DeviceSettings();
         var vm = new Command("vm", "Boot a Linux guest with a PciKit device attached, run a command in it, and exit with its status.")
         {
-            device, transport, accel, qemuDevice, qemuArg, shell, iommu, timeout, quiet, kernelArgs,
+            device, transport, accel, qemuDevice, qemuArg, shell, iommu, timeout, quiet, kernelArgs, busyPoll,
         };
         settings.AddTo(vm);
         vm.Arguments.Add(command);
@@ -64,6 +66,7 @@ internal static class VmCommand
                 Iommu = parse.GetValue(iommu),
                 Command = string.Join(' ', words),
                 ExtraKernelArgs = parse.GetValue(kernelArgs) ?? "",
+                VfioUserServer = new VfioUserServerOptions { BusyPoll = BusyPollOption.Read(parse, busyPoll) },
                 Timeout = TimeSpan.FromSeconds(parse.GetValue(timeout)),
                 Console = parse.GetValue(quiet) ? null : stdout,
                 Progress = stderr,
