@@ -24,6 +24,7 @@ public sealed class FdLeakTests : IDisposable
     {
         using var server = IvshmemServer.Start(_scratch.Options(vectors: 4));
         using var stays = IvshmemPeer.Connect(_scratch.Socket);
+        int rounds = 0;
         MisbehaveOnce(); // warm-up
         Settled();
         int before = Wait.SettledFds();
@@ -36,10 +37,12 @@ public sealed class FdLeakTests : IDisposable
 
         void MisbehaveOnce()
         {
-            // The previous round's leaving peer may still be in the server's list (its hang-up is processed asynchronously);
-            // the raw peer's setup lists every peer present, so start only once the server has dropped it.
-            Wait.Until(() => server.PeerIds.Count == 1, "the server dropped the previous round's peers");
-            int next = (int)server.Counters.PeersAccepted; // ids come from a counter that never wrapped here
+            // The previous round's leaving peer may still be in the server's list (its hang-up is processed asynchronously),
+            // and the raw peer's setup lists every peer present: start only once the server has seen both of the previous
+            // round's peers leave. Ids then come from a counter that never wrapped here: stays is 0, round r uses 2r+1 and 2r+2.
+            Wait.Until(() => server.Counters.PeersLeft == 2 * rounds, $"the server saw the {2 * rounds} peers of earlier rounds leave");
+            int next = 2 * rounds + 1;
+            rounds++;
             using (var peer = RawPeer.Connect(_scratch.Socket))
             {
                 ServerProtocolTests.Setup(peer, next, [stays.Id], vectors: 4);

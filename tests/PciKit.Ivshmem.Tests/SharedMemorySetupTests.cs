@@ -152,7 +152,7 @@ public sealed class SharedMemorySetupTests : IDisposable
         Assert.Equal(1L << 20, new FileInfo(_scratch.ShmPath).Length);
         // (Start's check that the path is in use connected once: the running server counted that as a peer that left.)
         using var peer = IvshmemPeer.Connect(_scratch.Socket);
-        Assert.Equal([peer.Id], first.PeerIds);
+        Wait.Until(() => first.PeerIds.SequenceEqual([peer.Id]), "the server lists the peer"); // listed just after its setup is sent
         Assert.Equal(0x5A5AUL, peer.SharedMemory.Read<ulong>(0));
     }
 }

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using System.Buffers.Binary;
 using System.Runtime.Versioning;
 using PciKit.Linux;
@@ -57,30 +58,10 @@ internal static class Wait
         Assert.True(SpinWait.SpinUntil(condition, Timeout), $"timed out waiting until {what}");
     }
 
-    public static int OpenFds()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Directory.GetFiles("/proc/self/fd").Length;
-    }
+    public static int OpenFds() => FdSnapshot.Count();
 
-    /// <summary>
-    /// The descriptor count once it has stopped moving (the same over 200 ms, up to 5 s): descriptors that earlier tests'
-    /// threads are still closing must not be counted as this test's baseline.
-    /// </summary>
-    public static int SettledFds()
-    {
-        int count = OpenFds();
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); DateTime.UtcNow < deadline;)
-        {
-            Thread.Sleep(200);
-            int again = OpenFds();
-            if (again == count) break;
-            count = again;
-        }
-        return count;
-    }
+    /// <summary>The baseline: the descriptor count once it has stopped moving (<see cref="FdSnapshot.SettledCount"/>).</summary>
+    public static int SettledFds() => FdSnapshot.SettledCount();
 
     /// <summary>Asserts the descriptor count returns to <paramref name="before"/> (other tests' threads may still be closing theirs).</summary>
     public static void ForFdCount(int before)

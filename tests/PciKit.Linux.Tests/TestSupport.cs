@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using System.Runtime.Versioning;
 
 [assembly: SupportedOSPlatform("linux")]
@@ -13,7 +14,7 @@ public sealed class SerialCollection
 
 internal static class TestSupport
 {
-    internal static int OpenFdCount() => Directory.GetFiles("/proc/self/fd").Length;
+    internal static int OpenFdCount() => FdSnapshot.CountNow();
 
     internal static bool IsOpen(int fd) => File.Exists($"/proc/self/fd/{fd}") || Directory.Exists($"/proc/self/fd/{fd}");
 

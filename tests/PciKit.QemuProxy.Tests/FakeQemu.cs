@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using System.Buffers.Binary;
 using PciKit.Device;
 using PciKit.Devices.Edu;
@@ -208,7 +209,7 @@ public sealed class FdCountingCollection
 {
     public const string Name = "qemu-proxy fd counting";
 
-    internal static int OpenFdCount() => Directory.GetFiles("/proc/self/fd").Length;
+    internal static int OpenFdCount() => FdSnapshot.CountNow();
 
     internal static int MappingCount(string memfdName) =>
         File.ReadAllLines("/proc/self/maps").Count(l => l.Contains($"/memfd:{memfdName} ", StringComparison.Ordinal) || l.EndsWith($"/memfd:{memfdName} (deleted)", StringComparison.Ordinal));

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Config;
 using PciKit.Devices.Ivshmem;
 using PciKit.Driver;
@@ -14,14 +15,9 @@ public sealed class FdCountingCollection
 {
     public const string Name = "fd counting";
 
-    /// <summary>Open descriptors, after finalizers of other tests' abandoned handles have run.</summary>
-    public static int OpenFds()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Directory.GetFiles("/proc/self/fd").Length;
-    }
+    public static int OpenFds() => FdSnapshot.Count();
+
+    public static int SettledFds() => FdSnapshot.SettledCount();
 }
 
 /// <summary>An ivshmem device with memfd shared memory on an in-process bus, its BAR2 mapped by a driver, and a service offering it.</summary>

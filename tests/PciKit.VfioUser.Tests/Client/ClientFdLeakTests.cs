@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Device;
 using PciKit.Linux;
 using PciKit.VfioUser.Client;
@@ -14,14 +15,7 @@ public sealed class FdCountingCollection
 [Collection(FdCountingCollection.Name)]
 public sealed class ClientFdLeakTests
 {
-    /// <summary>Open descriptors, after finalizers of other tests' abandoned handles have run (they would close fds mid-count).</summary>
-    private static int OpenFds()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return Directory.GetFiles("/proc/self/fd").Length;
-    }
+    private static int OpenFds() => FdSnapshot.Count();
 
     [Theory]
     [InlineData(DmaMode.SharedMemory)]
@@ -29,11 +23,12 @@ public sealed class ClientFdLeakTests
     public async Task Connect_map_dma_interrupts_and_dispose_leave_no_descriptor_behind(DmaMode mode)
     {
         await Cycle(mode); // warms up the epoll thread and the runtime
-        int before = OpenFds();
+        int before = FdSnapshot.SettledCount();
+        var snapshot = FdSnapshot.Take();
         for (int i = 0; i < 20; i++) await Cycle(mode);
         // Other test classes' threads may still be closing their own descriptors: let the count settle (a leak would be ≥ 20).
         SpinWait.SpinUntil(() => OpenFds() == before, TimeSpan.FromSeconds(5));
-        Assert.Equal(before, OpenFds());
+        Assert.True(OpenFds() == before, $"{OpenFds()} descriptors open, {before} before: {FdSnapshot.Difference(snapshot, FdSnapshot.Take())}");
     }
 
     private static async Task Cycle(DmaMode mode)
