@@ -44,6 +44,8 @@ internal static class VmCommand
             IDisposable? owner = null;
             var instance = model is null ? null : settings.Create(parse, DeviceCatalog.Get(model), deviceOptions, out owner);
             using var owned = owner; // a disk image is closed, an ivshmem server left, when the guest is done
+            if (parse.GetValue(busyPoll) is not null && parse.GetValue(transport) == "proxy")
+                throw new CliUsageException("--busy-poll-us configures the vfio-user server; the proxy transport has none (drop it or use --transport vfio-user)");
             var options = new VmOptions
             {
                 Device = instance,

@@ -82,6 +82,7 @@ public sealed class CliTests
     [InlineData(new[] { "vm", "--image", "/tmp/x.img", "--", "true" }, "--device")]
     [InlineData(new[] { "serve", "edu", "--vfio-user", "/tmp/pcikit-cli-test.sock", "--busy-poll-us=-1" }, "--busy-poll-us -1 is out of range")]
     [InlineData(new[] { "vm", "--device", "edu", "--busy-poll-us", "2000000", "--", "true" }, "--busy-poll-us 2000000 is out of range")]
+    [InlineData(new[] { "vm", "--device", "edu", "--transport", "proxy", "--busy-poll-us", "10", "--", "true" }, "the proxy transport has none")]
     public void Bad_arguments_give_one_clear_line_and_a_non_zero_exit(string[] args, string mention)
     {
         var (code, output, error) = Run(args);
