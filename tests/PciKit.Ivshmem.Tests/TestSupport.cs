@@ -66,8 +66,7 @@ internal static class Wait
     /// <summary>Asserts the descriptor count returns to <paramref name="before"/> (other tests' threads may still be closing theirs).</summary>
     public static void ForFdCount(int before)
     {
-        SpinWait.SpinUntil(() => OpenFds() == before, TimeSpan.FromSeconds(5));
-        Assert.Equal(before, OpenFds());
+        Assert.True(FdSnapshot.ReturnsTo(before), $"{OpenFds()} descriptors open, {before} before");
     }
 }
 

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 namespace PciKit.Linux.Tests;
 
 public sealed class UnixSocketFdPassingTests
@@ -291,24 +292,5 @@ public sealed class UnixSocketFdPassingTests
     }
 
     /// <summary>How many descriptors of this process refer to the file shown as <paramref name="linkTarget"/>.</summary>
-    private static int CountDescriptorsOf(string linkTarget)
-    {
-        int count = 0;
-        foreach (string path in Directory.GetFiles("/proc/self/fd"))
-        {
-            try
-            {
-                if (new FileInfo(path).LinkTarget == linkTarget)
-                {
-                    count++;
-                }
-            }
-            catch (IOException)
-            {
-                // Closed meanwhile by a parallel test.
-            }
-        }
-
-        return count;
-    }
+    private static int CountDescriptorsOf(string linkTarget) => FdSnapshot.Take().Values.Count(target => target == linkTarget);
 }

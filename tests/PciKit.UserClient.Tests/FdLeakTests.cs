@@ -1,3 +1,4 @@
+using PciKit.Testing;
 namespace PciKit.UserClient.Tests;
 
 [Collection(FdCountingCollection.Name)]
@@ -10,8 +11,7 @@ public sealed class FdLeakTests
         int before = FdCountingCollection.SettledFds();
         for (int i = 0; i < 20; i++) Cycle();
         // Other test classes' threads may still be closing their own descriptors: let the count settle (a leak is ≥ 20).
-        SpinWait.SpinUntil(() => FdCountingCollection.OpenFds() == before, TimeSpan.FromSeconds(5));
-        Assert.Equal(before, FdCountingCollection.OpenFds());
+        Assert.True(FdSnapshot.ReturnsTo(before), $"{FdCountingCollection.OpenFds()} descriptors open, {before} before");
     }
 
     private static void Cycle()

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Device;
 using PciKit.Linux;
 using PciKit.UserClient.Protocol;
@@ -113,7 +114,7 @@ public sealed class MalformedRequestTests : IDisposable
     }
 
     private static int OpenDescriptorsOf(string memfdName) =>
-        Directory.GetFiles("/proc/self/fd").Count(f => new FileInfo(f).LinkTarget?.StartsWith("/memfd:" + memfdName, StringComparison.Ordinal) == true);
+        FdSnapshot.Take().Values.Count(target => target.StartsWith("/memfd:" + memfdName, StringComparison.Ordinal));
 
     private sealed class ListLog : IPciLog
     {

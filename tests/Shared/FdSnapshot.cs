@@ -38,6 +38,16 @@ internal static class FdSnapshot
         return CountNow();
     }
 
+    /// <summary>
+    /// Waits up to 5 s for <see cref="Count"/> to return to <paramref name="count"/>, then counts once more: true when it
+    /// is there. Other tests' threads may still be closing their own descriptors; a descriptor that stays open fails it.
+    /// </summary>
+    public static bool ReturnsTo(int count)
+    {
+        SpinWait.SpinUntil(() => Count() == count, TimeSpan.FromSeconds(5));
+        return Count() == count;
+    }
+
     /// <summary>As <see cref="Count"/> without the collection: what is open right now, assembly files left out.</summary>
     public static int CountNow()
     {

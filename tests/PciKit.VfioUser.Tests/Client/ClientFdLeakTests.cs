@@ -15,8 +15,6 @@ public sealed class FdCountingCollection
 [Collection(FdCountingCollection.Name)]
 public sealed class ClientFdLeakTests
 {
-    private static int OpenFds() => FdSnapshot.Count();
-
     [Theory]
     [InlineData(DmaMode.SharedMemory)]
     [InlineData(DmaMode.Messages)]
@@ -27,8 +25,7 @@ public sealed class ClientFdLeakTests
         var snapshot = FdSnapshot.Take();
         for (int i = 0; i < 20; i++) await Cycle(mode);
         // Other test classes' threads may still be closing their own descriptors: let the count settle (a leak would be ≥ 20).
-        SpinWait.SpinUntil(() => OpenFds() == before, TimeSpan.FromSeconds(5));
-        Assert.True(OpenFds() == before, $"{OpenFds()} descriptors open, {before} before: {FdSnapshot.Difference(snapshot, FdSnapshot.Take())}");
+        Assert.True(FdSnapshot.ReturnsTo(before), $"{FdSnapshot.Count()} descriptors open, {before} before: {FdSnapshot.Difference(snapshot, FdSnapshot.Take())}");
     }
 
     private static async Task Cycle(DmaMode mode)

@@ -11,14 +11,6 @@ namespace PciKit.VfioUser.Tests.Server;
 [Collection(FdCountingCollection.Name)]
 public sealed class ConnectionLifecycleTests
 {
-    private static int Fds() => FdSnapshot.Count();
-
-    /// <summary>The count once it holds still (see <see cref="FdSnapshot.SettledCount"/>): the baseline to return to.</summary>
-    private static int SettledFds() => FdSnapshot.SettledCount();
-
-    /// <summary>True once the count is back at <paramref name="count"/>; a descriptor another thread opened for a moment does not fail the test, one that stays does.</summary>
-    private static bool ReturnsTo(int count) => SpinWait.SpinUntil(() => Fds() == count, TimeSpan.FromSeconds(5));
-
     private static bool MapsMention(string name) => File.ReadAllText("/proc/self/maps").Contains(name, StringComparison.Ordinal);
 
     private static void Cycle(ServerHarness h, int i)
@@ -50,14 +42,13 @@ public sealed class ConnectionLifecycleTests
     {
         using var h = new ServerHarness(new EduDevice());
         Cycle(h, 0); // warm-up: lazily created runtime descriptors
-        int baseline = SettledFds();
+        int baseline = FdSnapshot.SettledCount();
         var before = FdSnapshot.Take();
         Assert.False(MapsMention("pk-cycle"));
         for (int i = 1; i <= 50; i++) Cycle(h, i);
         // Other test classes' threads may still be closing their own descriptors: give the count a moment to settle.
         // A leak here would be one or more fds per cycle, i.e. 50 or more.
-        SpinWait.SpinUntil(() => FdSnapshot.Count() == baseline, TimeSpan.FromSeconds(5));
-        Assert.True(FdSnapshot.Count() == baseline, $"{Fds()} descriptors open, {baseline} before: {FdSnapshot.Difference(before, FdSnapshot.Take())}");
+        Assert.True(FdSnapshot.ReturnsTo(baseline), $"{FdSnapshot.Count()} descriptors open, {baseline} before: {FdSnapshot.Difference(before, FdSnapshot.Take())}");
         Assert.False(MapsMention("pk-cycle")); // every DMA window was unmapped
         using var c = h.ConnectNegotiated();
         c.EnableMemoryAndBusMaster();
@@ -73,10 +64,10 @@ public sealed class ConnectionLifecycleTests
         var fds = Enumerable.Range(0, 20).Select(_ => new EventFd()).ToArray();
         try
         {
-            int before = SettledFds();
+            int before = FdSnapshot.SettledCount();
             var handles = fds.Select(f => f.Handle).ToArray();
             c.CallExpectError(Cmd.SetIrqs, RawClient.SetIrqsPayload(RawClient.DataEventFd | RawClient.ActionTrigger, 2, 0, 20), Errno.EINVAL, handles);
-            Assert.True(ReturnsTo(before), $"{Fds()} descriptors open, {before} before"); // the 20 duplicates the server received are closed
+            Assert.True(FdSnapshot.ReturnsTo(before), $"{FdSnapshot.Count()} descriptors open, {before} before"); // the 20 duplicates the server received are closed
             Assert.Equal(0x11e81234u, c.Read32(7, 0));
         }
         finally
@@ -93,7 +84,7 @@ public sealed class ConnectionLifecycleTests
         using var memfd = SharedMemory.CreateMemFd("pk-refused", 0x1000);
         using var efd = new EventFd();
         using (c.Call(Cmd.DeviceGetInfo, new byte[] { 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 })) { }
-        int before = SettledFds();
+        int before = FdSnapshot.SettledCount();
         c.CallExpectError(Cmd.DmaMap, RawClient.DmaMapPayload(0x10000, 0x2000), Errno.EINVAL, [memfd]);   // past the file's end
         c.CallExpectError(Cmd.DeviceGetInfo, new byte[16], Errno.EINVAL, [efd.Handle]);                   // argsz 0, with an fd
         c.CallExpectError(Cmd.SetIrqs, RawClient.SetIrqsPayload(RawClient.DataNone | RawClient.ActionMask, 0, 0, 1), Errno.EINVAL, [efd.Handle]);
@@ -101,7 +92,7 @@ public sealed class ConnectionLifecycleTests
         c.MapDma(0x10000, 0x1000, memfd);
         c.CallExpectError(Cmd.DmaMap, RawClient.DmaMapPayload(0x10000, 0x1000), Errno.EEXIST, [memfd]); // overlap: its mapping is released
         using (c.CallOk(Cmd.DmaUnmap, RawClient.DmaUnmapPayload(0x10000, 0x1000))) { }
-        Assert.True(ReturnsTo(before), $"{Fds()} descriptors open, {before} before");
+        Assert.True(FdSnapshot.ReturnsTo(before), $"{FdSnapshot.Count()} descriptors open, {before} before");
         Assert.False(MapsMention("pk-refused"));
     }
 
@@ -110,7 +101,7 @@ public sealed class ConnectionLifecycleTests
     {
         using var h = new ServerHarness(new EduDevice());
         Cycle(h, 0);
-        int baseline = SettledFds();
+        int baseline = FdSnapshot.SettledCount();
         using (var memfd = SharedMemory.CreateMemFd("pk-midmsg", 0x1000))
         using (var c = h.ConnectNegotiated())
         {
@@ -118,7 +109,7 @@ public sealed class ConnectionLifecycleTests
             c.SendRaw(frame.AsSpan(0, 20), [memfd]);
         }
         h.WaitClientsServed(2);
-        Assert.True(ReturnsTo(baseline), $"{Fds()} descriptors open, {baseline} before");
+        Assert.True(FdSnapshot.ReturnsTo(baseline), $"{FdSnapshot.Count()} descriptors open, {baseline} before");
         Assert.False(MapsMention("pk-midmsg"));
     }
 }
