@@ -33,8 +33,19 @@ public sealed partial class UnixSocket
     public bool TryReceive(Span<byte> buffer, ReceivedFds fds, out int bytesRead) =>
         TryReceiveCore(buffer, fds, Cmsg.ReceiveBufferSize, out bytesRead);
 
+    /// <summary>
+    /// Like <see cref="TryReceive"/> with MSG_DONTWAIT: never blocks, also on a blocking socket. One system call that
+    /// either takes what is waiting or returns <see langword="false"/> (a busy-polling reader needs no poll(2) first).
+    /// </summary>
+    /// <param name="buffer">Where to read to.</param>
+    /// <param name="fds">Receives descriptors.</param>
+    /// <param name="bytesRead">Bytes read; 0 at end of stream.</param>
+    /// <returns><see langword="false"/> when nothing is waiting.</returns>
+    public bool TryReceiveNow(Span<byte> buffer, ReceivedFds fds, out int bytesRead) =>
+        TryReceiveCore(buffer, fds, Cmsg.ReceiveBufferSize, out bytesRead, Libc.MSG_DONTWAIT);
+
     /// <summary>The receive path with a chosen control buffer size (tests shrink it to provoke MSG_CTRUNC).</summary>
-    internal unsafe bool TryReceiveCore(Span<byte> buffer, ReceivedFds fds, int controlSize, out int bytesRead)
+    internal unsafe bool TryReceiveCore(Span<byte> buffer, ReceivedFds fds, int controlSize, out int bytesRead, int flags = 0)
     {
         ArgumentNullException.ThrowIfNull(fds);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(controlSize, Cmsg.ReceiveBufferSize);
@@ -44,7 +55,7 @@ public sealed partial class UnixSocket
             var iov = new IoVec { Base = bytes, Length = (nuint)buffer.Length };
             var message = new MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)controlSize };
             nint result;
-            while ((result = Libc.RecvMsg(Handle, &message, Libc.MSG_CMSG_CLOEXEC)) < 0)
+            while ((result = Libc.RecvMsg(Handle, &message, Libc.MSG_CMSG_CLOEXEC | flags)) < 0)
             {
                 int errno = ThrowHelper.LastErrno;
                 if (errno == Errno.EAGAIN)

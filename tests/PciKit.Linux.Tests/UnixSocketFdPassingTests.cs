@@ -207,6 +207,32 @@ public sealed class UnixSocketFdPassingTests
     }
 
     [Fact]
+    public void TryReceiveNowNeverBlocksABlockingSocketAndTakesWhatIsWaitingWithItsFds()
+    {
+        var (a, b) = UnixSocket.CreatePair();
+        using (a)
+        using (b)
+        {
+            Assert.False(b.IsNonBlocking);
+            using var fds = new ReceivedFds(2);
+            var buffer = new byte[8];
+            Assert.False(b.TryReceiveNow(buffer, fds, out int n)); // nothing waiting: returns instead of blocking
+            Assert.Equal(0, n);
+            Assert.False(b.IsNonBlocking, "the socket itself stays blocking");
+
+            using var e = new EventFd();
+            a.SendAll("ping"u8, [e.Handle]);
+            Assert.True(b.TryReceiveNow(buffer, fds, out n));
+            Assert.Equal("ping"u8.ToArray(), buffer[..n]);
+            Assert.Equal(1, fds.Count);
+
+            a.Dispose();
+            Assert.True(b.TryReceiveNow(buffer, fds, out n)); // end of stream is an answer too
+            Assert.Equal(0, n);
+        }
+    }
+
+    [Fact]
     public async Task NonBlockingSurfacesWouldBlockDistinctly()
     {
         var (a, b) = UnixSocket.CreatePair();

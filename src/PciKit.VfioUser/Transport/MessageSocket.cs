@@ -71,8 +71,8 @@ internal sealed unsafe class MessageSocket : IDisposable
     public UnixSocket Socket => _socket;
 
     /// <summary>
-    /// How long a receive that finds nothing buffered polls the socket before it blocks (zero: it blocks at once). A
-    /// message that arrives meanwhile is taken without the wake-up a blocked reader costs.
+    /// How long a receive that finds nothing buffered keeps trying non-blocking reads before it blocks (zero: it blocks
+    /// at once). A message that arrives meanwhile is taken without the wake-up a blocked reader costs.
     /// </summary>
     public TimeSpan BusyPoll
     {
@@ -283,8 +283,7 @@ internal sealed unsafe class MessageSocket : IDisposable
     {
         try
         {
-            if (_busyPollTicks > 0) PollBeforeBlocking();
-            n = _socket.Receive(into, _incoming);
+            if (_busyPollTicks == 0 || !ReceivePolling(into, out n)) n = _socket.Receive(into, _incoming);
         }
         catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
         {
@@ -301,19 +300,24 @@ internal sealed unsafe class MessageSocket : IDisposable
         return true;
     }
 
-    /// <summary>Polls (poll(2) with a zero timeout) until the socket is readable or the busy-poll time is up.</summary>
-    private void PollBeforeBlocking()
+    /// <summary>
+    /// Non-blocking receives (one recvmsg with MSG_DONTWAIT each) until one brings data or the busy-poll time is up;
+    /// false then, and the caller blocks. What is already waiting costs the one recvmsg a blocking read would.
+    /// </summary>
+    private bool ReceivePolling(Span<byte> into, out int n)
     {
-        if (_socket.WaitReadable(0)) return; // already there: no wake-up was at stake
+        if (_socket.TryReceiveNow(into, _incoming, out n)) return true; // already there: no wake-up was at stake
         long deadline = Stopwatch.GetTimestamp() + _busyPollTicks;
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (_socket.WaitReadable(0))
+            if (_socket.TryReceiveNow(into, _incoming, out n))
             {
                 if (BusyPollHits is { } hits) Interlocked.Increment(ref hits.Value);
-                return;
+                return true;
             }
         }
+
+        return false;
     }
 
     /// <summary>Sends one message (header + payload) with <paramref name="fds"/> riding on its first byte.</summary>
