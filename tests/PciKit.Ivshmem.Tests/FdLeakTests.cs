@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Linux;
 
 namespace PciKit.Ivshmem.Tests;
@@ -14,9 +15,9 @@ public sealed class FdLeakTests : IDisposable
     public void Server_and_peer_cycles_leave_no_descriptor_behind()
     {
         Cycle(); // warms up the epoll thread and the runtime
-        int before = Wait.SettledFds();
+        var before = FdSnapshot.Settle();
         for (int i = 0; i < 15; i++) Cycle();
-        Wait.ForFdCount(before);
+        FdSnapshot.AssertReturnsTo(before);
     }
 
     [Fact]
@@ -27,10 +28,10 @@ public sealed class FdLeakTests : IDisposable
         int rounds = 0;
         MisbehaveOnce(); // warm-up
         Settled();
-        int before = Wait.SettledFds();
+        var before = FdSnapshot.Settle();
         for (int i = 0; i < 10; i++) MisbehaveOnce();
         Settled();
-        Wait.ForFdCount(before);
+        FdSnapshot.AssertReturnsTo(before);
 
         // Departures are processed asynchronously by the server and by the staying peer: count only once both did.
         void Settled() => Wait.Until(() => server.PeerIds.Count == 1 && stays.Peers.Count == 0, "only the staying peer is left, and it knows");
@@ -63,9 +64,9 @@ public sealed class FdLeakTests : IDisposable
         using var listener = UnixSocket.Listen(_scratch.Socket);
         using var shm = SharedMemory.CreateMemFd("leak", 4096);
         Attempt();
-        int before = Wait.SettledFds();
+        var before = FdSnapshot.Settle();
         for (int i = 0; i < 10; i++) Attempt();
-        Wait.ForFdCount(before);
+        FdSnapshot.AssertReturnsTo(before);
 
         void Attempt()
         {

@@ -58,16 +58,6 @@ internal static class Wait
         Assert.True(SpinWait.SpinUntil(condition, Timeout), $"timed out waiting until {what}");
     }
 
-    public static int OpenFds() => FdSnapshot.Count();
-
-    /// <summary>The baseline: the descriptor count once it has stopped moving (<see cref="FdSnapshot.SettledCount"/>).</summary>
-    public static int SettledFds() => FdSnapshot.SettledCount();
-
-    /// <summary>Asserts the descriptor count returns to <paramref name="before"/> (other tests' threads may still be closing theirs).</summary>
-    public static void ForFdCount(int before)
-    {
-        Assert.True(FdSnapshot.ReturnsTo(before), $"{OpenFds()} descriptors open, {before} before");
-    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 namespace PciKit.Linux.Tests;
 
 [Collection(SerialCollection.Name)]
@@ -8,15 +9,14 @@ public sealed class FdLeakTests
     {
         Cycle(0);
         await WarmUpEpollLoop();
-        int before = TestSupport.OpenFdCount();
+        var before = FdSnapshot.Settle();
 
         for (int i = 0; i < 1000; i++)
         {
             Cycle(i);
         }
 
-        int after = TestSupport.OpenFdCount();
-        Assert.Equal(before, after);
+        FdSnapshot.AssertReturnsTo(before);
     }
 
     private static void Cycle(int i)

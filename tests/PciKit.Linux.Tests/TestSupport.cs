@@ -14,8 +14,6 @@ public sealed class SerialCollection
 
 internal static class TestSupport
 {
-    internal static int OpenFdCount() => FdSnapshot.CountNow();
-
     internal static bool IsOpen(int fd) => File.Exists($"/proc/self/fd/{fd}") || Directory.Exists($"/proc/self/fd/{fd}");
 
     internal static int RawFd(SafeFd fd) => (int)fd.DangerousGetHandle();

@@ -209,8 +209,6 @@ public sealed class FdCountingCollection
 {
     public const string Name = "qemu-proxy fd counting";
 
-    internal static int OpenFdCount() => FdSnapshot.CountNow();
-
     internal static int MappingCount(string memfdName) =>
         File.ReadAllLines("/proc/self/maps").Count(l => l.Contains($"/memfd:{memfdName} ", StringComparison.Ordinal) || l.EndsWith($"/memfd:{memfdName} (deleted)", StringComparison.Ordinal));
 }

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Linux;
 using PciKit.QemuProxy.Protocol;
 
@@ -29,9 +30,9 @@ public sealed class MalformedMessageTests
     {
         using var qemu = FakeQemu.WithEdu();
         using var stray = new EventFd();
-        int before = FdCountingCollection.OpenFdCount();
+        var before = FdSnapshot.Settle();
         Assert.Equal(ulong.MaxValue, qemu.Request(MpqemuCommand.BarRead, FakeQemu.BarData(0xfe00_0000, 0, 4, true), [stray.Handle]));
-        Assert.Equal(before, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(before);
         Assert.Equal(0x1234u, qemu.ConfigRead(0, 2));
     }
 
@@ -40,11 +41,11 @@ public sealed class MalformedMessageTests
     {
         using var qemu = FakeQemu.WithEdu();
         using var one = new EventFd();
-        int before = FdCountingCollection.OpenFdCount();
+        var before = FdSnapshot.Settle();
         qemu.Send((int)MpqemuCommand.SetIrqfd, [], [one.Handle]);
         Assert.True(qemu.Quiet());
         Assert.Equal(0x1234u, qemu.ConfigRead(0, 2));
-        Assert.Equal(before, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(before);
         Assert.Equal(1, qemu.Proxy.Counters.MalformedCount);
     }
 
@@ -53,12 +54,12 @@ public sealed class MalformedMessageTests
     {
         using var qemu = FakeQemu.WithEdu();
         using var ram = SharedMemory.CreateMemFd("pk-nine", 1 << 20);
-        int before = FdCountingCollection.OpenFdCount();
+        var before = FdSnapshot.Settle();
         var fds = Enumerable.Repeat(ram, 9).ToArray();
         qemu.Send((int)MpqemuCommand.SyncSysmem, new byte[192], fds);
         Assert.True(qemu.Quiet());
         Assert.Equal(0x1234u, qemu.ConfigRead(0, 2));
-        Assert.Equal(before, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(before);
         Assert.Equal(0, FdCountingCollection.MappingCount("pk-nine"));
         Assert.Equal(1, qemu.Proxy.Counters.MalformedCount);
         Assert.Equal(0, qemu.Proxy.Counters.MemorySyncCount);
@@ -69,12 +70,12 @@ public sealed class MalformedMessageTests
     {
         using var qemu = FakeQemu.WithEdu();
         using var ram = SharedMemory.CreateMemFd("pk-short", 1 << 20);
-        int before = FdCountingCollection.OpenFdCount();
+        var before = FdSnapshot.Settle();
         qemu.Send((int)MpqemuCommand.SyncSysmem, new byte[192]);
         qemu.Send((int)MpqemuCommand.SyncSysmem, new byte[100], [ram]);
         Assert.True(qemu.Quiet());
         Assert.Equal(0x1234u, qemu.ConfigRead(0, 2));
-        Assert.Equal(before, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(before);
         Assert.Equal(2, qemu.Proxy.Counters.MalformedCount);
     }
 

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Devices.Edu;
 using PciKit.Linux;
 
@@ -18,12 +19,12 @@ public sealed class SyncSysmemCommandTests
         using var ramB = SharedMemory.CreateMemFd("pk-ram-b", 2 * Mib);
         using var viewA = MemoryMapping.Map(ramA, 0, Mib);
         using var viewB = MemoryMapping.Map(ramB, 0, 2 * Mib);
-        int fdsBefore = FdCountingCollection.OpenFdCount();
+        var fdsBefore = FdSnapshot.Settle();
 
         // gpa [0, 1 MiB) is ram-a from offset 0; gpa [1 MiB, 2 MiB) is ram-b from offset 1 MiB.
         qemu.SyncSysmem([(0, Mib, 0), (Mib, Mib, (long)Mib)], [ramA, ramB]);
         qemu.ProgramBar0(Bar0);
-        Assert.Equal(fdsBefore, FdCountingCollection.OpenFdCount()); // received fds closed once mapped
+        FdSnapshot.AssertReturnsTo(fdsBefore); // received fds closed once mapped
         Assert.Equal(1, FdCountingCollection.MappingCount("pk-ram-a") - 1);
         Assert.Equal(1, FdCountingCollection.MappingCount("pk-ram-b") - 1);
 
@@ -49,7 +50,7 @@ public sealed class SyncSysmemCommandTests
         using var ramB = SharedMemory.CreateMemFd("pk-old-b", Mib);
         using var ramC = SharedMemory.CreateMemFd("pk-new-c", 4 * Mib);
         using var viewC = MemoryMapping.Map(ramC, 0, 4 * Mib);
-        int fdsBefore = FdCountingCollection.OpenFdCount();
+        var fdsBefore = FdSnapshot.Settle();
 
         qemu.SyncSysmem([(0, Mib, 0), (Mib, Mib, 0)], [ramA, ramB]);
         qemu.ProgramBar0(Bar0);
@@ -59,7 +60,7 @@ public sealed class SyncSysmemCommandTests
         // The new map: gpa [0, 2 MiB) from ram-c at offset 0x3000 (page aligned) — and a section at an unaligned offset.
         qemu.SyncSysmem([(0, 2 * Mib, 0x3000), (3 * Mib, 0x1000, 0x20_0123)], [ramC, ramC]);
         Assert.Equal(0x010000EDul, qemu.BarRead(Bar0, 4)); // a round trip: the sync was handled before it
-        Assert.Equal(fdsBefore, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(fdsBefore);
         Assert.Equal(0, FdCountingCollection.MappingCount("pk-old-a"));
         Assert.Equal(0, FdCountingCollection.MappingCount("pk-old-b"));
         Assert.Equal(3, FdCountingCollection.MappingCount("pk-new-c")); // ours + the two sections
@@ -79,7 +80,7 @@ public sealed class SyncSysmemCommandTests
         using var qemu = FakeQemu.WithEdu();
         using var ram = SharedMemory.CreateMemFd("pk-small", Mib);
         using var view = MemoryMapping.Map(ram, 0, Mib);
-        int fdsBefore = FdCountingCollection.OpenFdCount();
+        var fdsBefore = FdSnapshot.Settle();
         qemu.SyncSysmem(
         [
             (0, Mib, 0),                       // fine
@@ -90,7 +91,7 @@ public sealed class SyncSysmemCommandTests
             (0x800, 0x1000, 0),                // overlaps the first
         ], [ram, ram, ram, ram, ram, ram]);
         qemu.ProgramBar0(Bar0);
-        Assert.Equal(fdsBefore, FdCountingCollection.OpenFdCount());
+        FdSnapshot.AssertReturnsTo(fdsBefore);
         Assert.Equal(5, qemu.Proxy.Counters.MalformedCount);
         Assert.Equal(2, FdCountingCollection.MappingCount("pk-small")); // ours + the one good section
         Assert.True(qemu.Log.Contains("beyond the end of its"));

@@ -8,10 +8,10 @@ public sealed class FdLeakTests
     public void Serving_mapping_refusing_and_disconnecting_leave_no_descriptor_behind()
     {
         Cycle(); // warm up
-        int before = FdCountingCollection.SettledFds();
+        var before = FdSnapshot.Settle();
         for (int i = 0; i < 20; i++) Cycle();
         // Other test classes' threads may still be closing their own descriptors: let the count settle (a leak is ≥ 20).
-        Assert.True(FdSnapshot.ReturnsTo(before), $"{FdCountingCollection.OpenFds()} descriptors open, {before} before");
+        FdSnapshot.AssertReturnsTo(before);
     }
 
     private static void Cycle()

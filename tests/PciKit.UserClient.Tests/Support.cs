@@ -14,10 +14,6 @@ namespace PciKit.UserClient.Tests;
 public sealed class FdCountingCollection
 {
     public const string Name = "fd counting";
-
-    public static int OpenFds() => FdSnapshot.Count();
-
-    public static int SettledFds() => FdSnapshot.SettledCount();
 }
 
 /// <summary>An ivshmem device with memfd shared memory on an in-process bus, its BAR2 mapped by a driver, and a service offering it.</summary>

@@ -39,17 +39,48 @@ internal static class FdSnapshot
     }
 
     /// <summary>
-    /// Waits up to 5 s for <see cref="Count"/> to return to <paramref name="count"/>, then counts once more: true when it
-    /// is there. Other tests' threads may still be closing their own descriptors; a descriptor that stays open fails it.
+    /// The baseline a leak test compares against: the <see cref="SettledCount"/> and which descriptors were open then
+    /// (so a failure can name what appeared or vanished).
     /// </summary>
-    public static bool ReturnsTo(int count)
+    public static FdBaseline Settle()
     {
-        SpinWait.SpinUntil(() => Count() == count, TimeSpan.FromSeconds(5));
-        return Count() == count;
+        int count = SettledCount();
+        return new FdBaseline(count, Take());
+    }
+
+    /// <summary>
+    /// Fails, naming the descriptors that differ, unless the count comes back to the baseline's within 5 s and stays
+    /// there for a second count 100 ms later. The runtime and the test host open and close descriptors of their own at
+    /// moments no test controls (a count once caught one for an instant); a descriptor the code under test leaked stays,
+    /// and never lets the count come back.
+    /// </summary>
+    public static void AssertReturnsTo(FdBaseline baseline)
+    {
+        if (ReturnsTo(baseline.Count)) return;
+        var now = Take();
+        throw new Xunit.Sdk.XunitException(
+            $"{CountNow()} descriptors open, {baseline.Count} before: {Difference(baseline.Descriptors, now)}");
+    }
+
+    /// <summary>True once two counts 100 ms apart both equal <paramref name="count"/>; false if that has not happened within 5 s.</summary>
+    private static bool ReturnsTo(int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (true)
+        {
+            if (Count() == count)
+            {
+                Thread.Sleep(100);
+                if (Count() == count) return true;
+            }
+
+            if (DateTime.UtcNow >= deadline) return false;
+            Thread.Sleep(20);
+        }
     }
 
     /// <summary>As <see cref="Count"/> without the collection: what is open right now, assembly files left out.</summary>
-    public static int CountNow()
+    private static int CountNow()
     {
         int count = 0;
         foreach (string target in Take().Values)
@@ -79,6 +110,8 @@ internal static class FdSnapshot
     public static string Difference(Dictionary<int, string> before, Dictionary<int, string> after)
     {
         var lines = new List<string>();
+        before = WithoutAssemblies(before);
+        after = WithoutAssemblies(after);
         foreach (var (fd, target) in after)
         {
             if (!before.TryGetValue(fd, out string? old) || old != target) lines.Add($"+{fd} → {target}");
@@ -91,4 +124,10 @@ internal static class FdSnapshot
 
         return lines.Count == 0 ? "(the same descriptors)" : string.Join("; ", lines);
     }
+
+    private static Dictionary<int, string> WithoutAssemblies(Dictionary<int, string> fds) =>
+        fds.Where(kv => !kv.Value.EndsWith(".dll", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
 }
+
+/// <summary>A settled descriptor count and the descriptors behind it (<see cref="FdSnapshot.Settle"/>).</summary>
+internal sealed record FdBaseline(int Count, Dictionary<int, string> Descriptors);

@@ -42,13 +42,12 @@ public sealed class ConnectionLifecycleTests
     {
         using var h = new ServerHarness(new EduDevice());
         Cycle(h, 0); // warm-up: lazily created runtime descriptors
-        int baseline = FdSnapshot.SettledCount();
-        var before = FdSnapshot.Take();
+        var baseline = FdSnapshot.Settle();
         Assert.False(MapsMention("pk-cycle"));
         for (int i = 1; i <= 50; i++) Cycle(h, i);
         // Other test classes' threads may still be closing their own descriptors: give the count a moment to settle.
         // A leak here would be one or more fds per cycle, i.e. 50 or more.
-        Assert.True(FdSnapshot.ReturnsTo(baseline), $"{FdSnapshot.Count()} descriptors open, {baseline} before: {FdSnapshot.Difference(before, FdSnapshot.Take())}");
+        FdSnapshot.AssertReturnsTo(baseline);
         Assert.False(MapsMention("pk-cycle")); // every DMA window was unmapped
         using var c = h.ConnectNegotiated();
         c.EnableMemoryAndBusMaster();
@@ -64,10 +63,10 @@ public sealed class ConnectionLifecycleTests
         var fds = Enumerable.Range(0, 20).Select(_ => new EventFd()).ToArray();
         try
         {
-            int before = FdSnapshot.SettledCount();
+            var before = FdSnapshot.Settle();
             var handles = fds.Select(f => f.Handle).ToArray();
             c.CallExpectError(Cmd.SetIrqs, RawClient.SetIrqsPayload(RawClient.DataEventFd | RawClient.ActionTrigger, 2, 0, 20), Errno.EINVAL, handles);
-            Assert.True(FdSnapshot.ReturnsTo(before), $"{FdSnapshot.Count()} descriptors open, {before} before"); // the 20 duplicates the server received are closed
+            FdSnapshot.AssertReturnsTo(before); // the 20 duplicates the server received are closed
             Assert.Equal(0x11e81234u, c.Read32(7, 0));
         }
         finally
@@ -84,7 +83,7 @@ public sealed class ConnectionLifecycleTests
         using var memfd = SharedMemory.CreateMemFd("pk-refused", 0x1000);
         using var efd = new EventFd();
         using (c.Call(Cmd.DeviceGetInfo, new byte[] { 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 })) { }
-        int before = FdSnapshot.SettledCount();
+        var before = FdSnapshot.Settle();
         c.CallExpectError(Cmd.DmaMap, RawClient.DmaMapPayload(0x10000, 0x2000), Errno.EINVAL, [memfd]);   // past the file's end
         c.CallExpectError(Cmd.DeviceGetInfo, new byte[16], Errno.EINVAL, [efd.Handle]);                   // argsz 0, with an fd
         c.CallExpectError(Cmd.SetIrqs, RawClient.SetIrqsPayload(RawClient.DataNone | RawClient.ActionMask, 0, 0, 1), Errno.EINVAL, [efd.Handle]);
@@ -92,7 +91,7 @@ public sealed class ConnectionLifecycleTests
         c.MapDma(0x10000, 0x1000, memfd);
         c.CallExpectError(Cmd.DmaMap, RawClient.DmaMapPayload(0x10000, 0x1000), Errno.EEXIST, [memfd]); // overlap: its mapping is released
         using (c.CallOk(Cmd.DmaUnmap, RawClient.DmaUnmapPayload(0x10000, 0x1000))) { }
-        Assert.True(FdSnapshot.ReturnsTo(before), $"{FdSnapshot.Count()} descriptors open, {before} before");
+        FdSnapshot.AssertReturnsTo(before);
         Assert.False(MapsMention("pk-refused"));
     }
 
@@ -101,7 +100,7 @@ public sealed class ConnectionLifecycleTests
     {
         using var h = new ServerHarness(new EduDevice());
         Cycle(h, 0);
-        int baseline = FdSnapshot.SettledCount();
+        var baseline = FdSnapshot.Settle();
         using (var memfd = SharedMemory.CreateMemFd("pk-midmsg", 0x1000))
         using (var c = h.ConnectNegotiated())
         {
@@ -109,7 +108,7 @@ public sealed class ConnectionLifecycleTests
             c.SendRaw(frame.AsSpan(0, 20), [memfd]);
         }
         h.WaitClientsServed(2);
-        Assert.True(FdSnapshot.ReturnsTo(baseline), $"{FdSnapshot.Count()} descriptors open, {baseline} before");
+        FdSnapshot.AssertReturnsTo(baseline);
         Assert.False(MapsMention("pk-midmsg"));
     }
 }
