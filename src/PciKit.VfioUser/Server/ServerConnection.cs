@@ -44,7 +44,7 @@ internal sealed partial class ServerConnection : IDisposable
         // A send buffer that holds a whole DMA_WRITE (or REGION_READ reply) lets it leave in one hand-off; the kernel
         // caps the request at net.core.wmem_max, so on a default system this is a best effort.
         try { socket.SetSendBufferSize(2 * maxMessage); } catch (LinuxException) { }
-        _socket = new MessageSocket(socket, options.MaxMessageFds, maxMessage) { BusyPoll = options.EffectiveBusyPoll, BusyPollHits = server.Counters.BusyPollHits };
+        _socket = new MessageSocket(socket, options.MaxMessageFds, maxMessage) { BusyPoll = options.EffectiveBusyPoll, BusyPollHits = server.Counters.BusyPollHits, BlockingReads = server.Counters.BlockingReads };
         _socketFds = new SocketFds(_socket);
         _reply = new byte[maxMessage];
         _dmaReplyBuffer = new byte[maxMessage];

@@ -167,6 +167,7 @@ public sealed class VfioUserServerCounters
     internal long ErrorReplies;
     internal long DmaMessages;
     internal readonly StrongBox<long> BusyPollHits = new();
+    internal readonly StrongBox<long> BlockingReads = new();
 
     /// <summary>Commands received.</summary>
     public long MessageCount => Volatile.Read(ref Messages);
@@ -176,4 +177,9 @@ public sealed class VfioUserServerCounters
     public long DmaMessageCount => Volatile.Read(ref DmaMessages);
     /// <summary>Reads that found a message while busy-polling (<see cref="VfioUserServerOptions.BusyPoll"/>): each saved a wake-up.</summary>
     public long BusyPollHitCount => Volatile.Read(ref BusyPollHits.Value);
+    /// <summary>
+    /// Socket reads that went into a blocking receive: with the busy-poll on, each found nothing while polling and cost a
+    /// sleep and a wake-up; with it off, every read is one (it sleeps unless the message is already there).
+    /// </summary>
+    public long BlockingReadCount => Volatile.Read(ref BlockingReads.Value);
 }

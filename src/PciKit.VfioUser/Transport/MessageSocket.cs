@@ -83,6 +83,9 @@ internal sealed unsafe class MessageSocket : IDisposable
     /// <summary>Counts reads whose data arrived while polling (optional; shared with whoever reports it).</summary>
     public StrongBox<long>? BusyPollHits { get; init; }
 
+    /// <summary>Counts reads that went into a blocking receive (optional): after a fruitless poll, each is a sleep and a wake-up.</summary>
+    public StrongBox<long>? BlockingReads { get; init; }
+
     /// <summary>Largest message accepted (header included); larger ones are skipped and refused with E2BIG.</summary>
     public int MaxMessageSize { get; private set; }
 
@@ -283,7 +286,11 @@ internal sealed unsafe class MessageSocket : IDisposable
     {
         try
         {
-            if (_busyPollTicks == 0 || !ReceivePolling(into, out n)) n = _socket.Receive(into, _incoming);
+            if (_busyPollTicks == 0 || !ReceivePolling(into, out n))
+            {
+                if (BlockingReads is { } blocking) Interlocked.Increment(ref blocking.Value);
+                n = _socket.Receive(into, _incoming);
+            }
         }
         catch (LinuxException e) when (e.Errno is 104 /* ECONNRESET */ or 9 /* EBADF: closed under us */)
         {
