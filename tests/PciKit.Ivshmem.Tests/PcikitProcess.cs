@@ -37,13 +37,18 @@ internal sealed partial class PcikitProcess : IDisposable
 
     public static PcikitProcess Start(params string[] args)
     {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // Through env(1) with SIGINT and SIGQUIT at their defaults: a test run started in the background ("… &" in a
+        // script) inherits them ignored, and a program started with SIGINT ignored keeps ignoring it, as the shell
+        // convention for background jobs wants (the .NET runtime follows it). The process keeps env's pid (it execs).
+        var psi = new ProcessStartInfo("env")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        psi.ArgumentList.Add("--default-signal=INT,QUIT");
+        psi.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         psi.ArgumentList.Add(FindPcikit());
         foreach (string a in args) psi.ArgumentList.Add(a);
         return new PcikitProcess(Process.Start(psi)!);
