@@ -85,7 +85,7 @@ internal static class FdSnapshot
         int count = 0;
         foreach (string target in Take().Values)
         {
-            if (!target.EndsWith(".dll", StringComparison.Ordinal)) count++;
+            if (!IsAssembly(target)) count++;
         }
 
         return count;
@@ -125,8 +125,12 @@ internal static class FdSnapshot
         return lines.Count == 0 ? "(the same descriptors)" : string.Join("; ", lines);
     }
 
+    /// <summary>An assembly file the runtime holds open ("(deleted)" once a rebuild replaced it).</summary>
+    private static bool IsAssembly(string target) =>
+        target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".dll (deleted)", StringComparison.Ordinal);
+
     private static Dictionary<int, string> WithoutAssemblies(Dictionary<int, string> fds) =>
-        fds.Where(kv => !kv.Value.EndsWith(".dll", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        fds.Where(kv => !IsAssembly(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
 }
 
 /// <summary>A settled descriptor count and the descriptors behind it (<see cref="FdSnapshot.Settle"/>).</summary>
