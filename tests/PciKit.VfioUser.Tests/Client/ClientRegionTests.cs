@@ -98,7 +98,7 @@ public sealed class ClientRegionTests
     [Fact]
     public void A_silent_server_times_out_and_its_late_reply_is_dropped()
     {
-        var (client, server, _) = ClientTestSupport.Connect(new VfioUserClientOptions { Timeout = TimeSpan.FromMilliseconds(200) });
+        var (client, server, _) = ClientTestSupport.Connect(new VfioUserClientOptions { Timeout = TimeSpan.FromSeconds(1) });
         using var _c = client;
         using var _s = server;
         server.Config[8] = 0x42;
