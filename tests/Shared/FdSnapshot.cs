@@ -7,45 +7,23 @@ namespace PciKit.Testing;
 internal static class FdSnapshot
 {
     /// <summary>
-    /// The number of open descriptors once it holds still: finalizers of handles other tests abandoned have run, and
-    /// two counts 200 ms apart agree (a thread of an earlier test may open and close a descriptor or two meanwhile; a
-    /// baseline taken during that would never be reached again). Gives up waiting after 5 s.
-    /// </summary>
-    public static int SettledCount()
-    {
-        int count = Count();
-        for (var deadline = DateTime.UtcNow.AddSeconds(5); DateTime.UtcNow < deadline;)
-        {
-            Thread.Sleep(200);
-            int again = Count();
-            if (again == count) break;
-            count = again;
-        }
-
-        return count;
-    }
-
-    /// <summary>
-    /// Open descriptors after a full collection and the finalizers it queued, not counting the runtime's own open
-    /// assembly files (<c>*.dll</c>): the runtime loads assemblies lazily (the test host once loaded
-    /// Microsoft.Win32.Registry.dll in the middle of a count, two descriptors that stay), and no code under test opens one.
-    /// </summary>
-    public static int Count()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return CountNow();
-    }
-
-    /// <summary>
-    /// The baseline a leak test compares against: the <see cref="SettledCount"/> and which descriptors were open then
-    /// (so a failure can name what appeared or vanished).
+    /// The baseline a leak test compares against: the open descriptors once their number holds still. Finalizers of
+    /// handles other tests abandoned have run, and two counts 200 ms apart agree (a thread of an earlier test may open
+    /// and close a descriptor or two meanwhile; a baseline taken during that would never be reached again). Gives up
+    /// waiting after 5 s.
     /// </summary>
     public static FdBaseline Settle()
     {
-        int count = SettledCount();
-        return new FdBaseline(count, Take());
+        var fds = Collected();
+        for (var deadline = DateTime.UtcNow.AddSeconds(5); DateTime.UtcNow < deadline;)
+        {
+            Thread.Sleep(200);
+            var again = Collected();
+            if (again.Count == fds.Count) break;
+            fds = again;
+        }
+
+        return new FdBaseline(fds);
     }
 
     /// <summary>
@@ -57,9 +35,9 @@ internal static class FdSnapshot
     public static void AssertReturnsTo(FdBaseline baseline)
     {
         if (ReturnsTo(baseline.Count)) return;
-        var now = Take();
+        var now = WithoutAssemblies(Take());
         throw new Xunit.Sdk.XunitException(
-            $"{CountNow()} descriptors open, {baseline.Count} before: {Difference(baseline.Descriptors, now)}");
+            $"{now.Count} descriptors open, {baseline.Count} before: {Difference(baseline.Descriptors, now)}");
     }
 
     /// <summary>True once two counts 100 ms apart both equal <paramref name="count"/>; false if that has not happened within 5 s.</summary>
@@ -68,10 +46,10 @@ internal static class FdSnapshot
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (true)
         {
-            if (Count() == count)
+            if (Collected().Count == count)
             {
                 Thread.Sleep(100);
-                if (Count() == count) return true;
+                if (Collected().Count == count) return true;
             }
 
             if (DateTime.UtcNow >= deadline) return false;
@@ -79,18 +57,20 @@ internal static class FdSnapshot
         }
     }
 
-    /// <summary>As <see cref="Count"/> without the collection: what is open right now, assembly files left out.</summary>
-    private static int CountNow()
+    /// <summary>
+    /// Open descriptors after a full collection and the finalizers it queued, without the runtime's own open assembly
+    /// files (<c>*.dll</c>): the runtime loads assemblies lazily (the test host once loaded Microsoft.Win32.Registry.dll
+    /// in the middle of a count, two descriptors that stay), and no code under test opens one.
+    /// </summary>
+    private static Dictionary<int, string> Collected()
     {
-        int count = 0;
-        foreach (string target in Take().Values)
-        {
-            if (!IsAssembly(target)) count++;
-        }
-
-        return count;
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return WithoutAssemblies(Take());
     }
 
+    /// <summary>Every open descriptor and its readlink target, right now.</summary>
     public static Dictionary<int, string> Take()
     {
         var fds = new Dictionary<int, string>();
@@ -107,11 +87,9 @@ internal static class FdSnapshot
     }
 
     /// <summary>"+N → target" for each descriptor opened since <paramref name="before"/>, "-N → target" for each closed.</summary>
-    public static string Difference(Dictionary<int, string> before, Dictionary<int, string> after)
+    private static string Difference(Dictionary<int, string> before, Dictionary<int, string> after)
     {
         var lines = new List<string>();
-        before = WithoutAssemblies(before);
-        after = WithoutAssemblies(after);
         foreach (var (fd, target) in after)
         {
             if (!before.TryGetValue(fd, out string? old) || old != target) lines.Add($"+{fd} → {target}");
@@ -133,5 +111,8 @@ internal static class FdSnapshot
         fds.Where(kv => !IsAssembly(kv.Value)).ToDictionary(kv => kv.Key, kv => kv.Value);
 }
 
-/// <summary>A settled descriptor count and the descriptors behind it (<see cref="FdSnapshot.Settle"/>).</summary>
-internal sealed record FdBaseline(int Count, Dictionary<int, string> Descriptors);
+/// <summary>The descriptors open when a leak test began (<see cref="FdSnapshot.Settle"/>), assembly files left out.</summary>
+internal sealed record FdBaseline(Dictionary<int, string> Descriptors)
+{
+    public int Count => Descriptors.Count;
+}
