@@ -91,7 +91,7 @@ public sealed class EventFd : IDisposable
         ulong value;
         while (!TryReadCore(out value))
         {
-            Libc.PollOne(Handle, Libc.POLLIN, -1);
+            Libc.PollOne(Handle, PollEvents.Readable, -1);
         }
 
         return value;
@@ -107,7 +107,7 @@ public sealed class EventFd : IDisposable
     /// </remarks>
     public bool TryRead(out ulong value)
     {
-        if (!IsNonBlocking && !Libc.PollOne(Handle, Libc.POLLIN, 0))
+        if (!IsNonBlocking && !Libc.PollOne(Handle, PollEvents.Readable, 0))
         {
             value = 0;
             return false;
@@ -119,7 +119,7 @@ public sealed class EventFd : IDisposable
     /// <summary>Waits until the counter is non-zero, without consuming it.</summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> to wait forever.</param>
     /// <returns><see langword="false"/> on timeout.</returns>
-    public bool Wait(TimeSpan timeout) => Libc.PollOne(Handle, Libc.POLLIN, Libc.ToPollTimeout(timeout));
+    public bool Wait(TimeSpan timeout) => Libc.PollOne(Handle, PollEvents.Readable, Libc.ToPollTimeout(timeout));
 
     /// <summary>
     /// Waits for the counter to become non-zero and consumes it, like <see cref="Read"/>, without blocking a thread.
@@ -161,7 +161,7 @@ public sealed class EventFd : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (Libc.PollOne(Handle, Libc.POLLIN, 0))
+        if (Libc.PollOne(Handle, PollEvents.Readable, 0))
         {
             return ValueTask.CompletedTask;
         }

@@ -131,7 +131,7 @@ public sealed partial class UnixSocket
                 if (result < 0)
                 {
                     int errno = ThrowHelper.LastErrno;
-                    if (errno == Errno.EAGAIN) { Libc.PollOne(Handle, Libc.POLLOUT, -1); continue; }
+                    if (errno == Errno.EAGAIN) { Libc.PollOne(Handle, PollEvents.Writable, -1); continue; }
                     if (errno != Errno.EINTR) ThrowHelper.Throw(errno, "sendmsg");
                     continue;
                 }
@@ -161,7 +161,7 @@ public sealed partial class UnixSocket
             }
             else
             {
-                Libc.PollOne(Handle, Libc.POLLOUT, -1);
+                Libc.PollOne(Handle, PollEvents.Writable, -1);
             }
         }
     }

@@ -10,5 +10,5 @@ public sealed partial class UnixSocket
     /// </summary>
     /// <param name="timeout">How long to wait; <see cref="Timeout.InfiniteTimeSpan"/> to wait forever.</param>
     /// <returns><see langword="false"/> on timeout.</returns>
-    public bool WaitReadable(TimeSpan timeout) => Libc.PollOne(Handle, Libc.POLLIN, Libc.ToPollTimeout(timeout));
+    public bool WaitReadable(TimeSpan timeout) => Libc.PollOne(Handle, PollEvents.Readable, Libc.ToPollTimeout(timeout));
 }

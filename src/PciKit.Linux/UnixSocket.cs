@@ -126,7 +126,7 @@ public sealed partial class UnixSocket : IDisposable
     /// Waits up to <paramref name="timeoutMilliseconds"/> (negative: forever) until the socket has data to read, or
     /// the peer hung up (a receive then returns 0). Returns false on timeout.
     /// </summary>
-    public bool WaitReadable(int timeoutMilliseconds) => Libc.PollOne(Handle, Libc.POLLIN, timeoutMilliseconds);
+    public bool WaitReadable(int timeoutMilliseconds) => Libc.PollOne(Handle, PollEvents.Readable, timeoutMilliseconds);
 
     /// <summary>Shuts down reading, writing or both; the peer sees end-of-file after a write shutdown.</summary>
     /// <param name="how">Which directions.</param>

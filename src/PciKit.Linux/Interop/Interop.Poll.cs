@@ -4,12 +4,6 @@ namespace PciKit.Linux.Interop;
 
 internal static partial class Libc
 {
-    internal const short POLLIN = 0x1;
-    internal const short POLLOUT = 0x4;
-    internal const short POLLERR = 0x8;
-    internal const short POLLHUP = 0x10;
-    internal const short POLLNVAL = 0x20;
-
     /// <summary>poll(2).</summary>
     [LibraryImport(Libraries.Libc, EntryPoint = "poll", SetLastError = true)]
     internal static unsafe partial int Poll(PollEntry* fds, nuint count, int timeoutMilliseconds);
@@ -19,13 +13,13 @@ internal static partial class Libc
     /// retrying EINTR against the original deadline. A negative timeout waits forever.
     /// Returns <see langword="false"/> on timeout.
     /// </summary>
-    internal static unsafe bool PollOne(SafeFd fd, short events, int timeoutMilliseconds)
+    internal static unsafe bool PollOne(SafeFd fd, PollEvents events, int timeoutMilliseconds)
     {
         bool added = false;
         try
         {
             fd.DangerousAddRef(ref added);
-            var pfd = new PollEntry(fd.DangerousGetFd(), (PollEvents)events);
+            var pfd = new PollEntry(fd.DangerousGetFd(), events);
             int result = PciKit.Linux.Poll.Wait(new Span<PollEntry>(&pfd, 1), timeoutMilliseconds);
             if (result > 0 && (pfd.ReturnedEvents & PollEvents.Invalid) != 0)
             {
