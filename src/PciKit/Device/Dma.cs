@@ -79,13 +79,15 @@ public sealed class DmaPort
     public bool TryPin(ulong address, int length, bool write, out DmaPin pin)
     {
         pin = default;
-        if (_space is null || ((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) == 0) return false;
+        if (_space is null || !BusMasterEnabled) return false;
         return _space.TryPin(address, length, write ? DmaAccess.Write : DmaAccess.Read, out pin);
     }
 
+    private bool BusMasterEnabled => ((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) != 0;
+
     private DmaStatus Check(ulong address, int length)
     {
-        if (((PciCommand)_device.Config.Get16(PciHeader.Command) & PciCommand.BusMaster) == 0)
+        if (!BusMasterEnabled)
         {
             _device.Counters.Increment(ref _device.Counters.DmaRefusedBusMaster);
             if (_device.ShouldLog(GuestErrorKind.Dma, out int suppressed)) _device.WriteGuestError(suppressed, $"DMA of {length} bytes at 0x{address:x} refused: Bus Master is off");
