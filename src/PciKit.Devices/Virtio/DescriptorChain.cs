@@ -82,15 +82,25 @@ public sealed class DescriptorChain
     }
 
     /// <summary>
+    /// The buffer that holds byte <paramref name="offset"/> of the device-readable (or device-writable) part, and
+    /// <paramref name="skip"/>, the offset within it (past the part's last buffer when the offset is its length).
+    /// </summary>
+    internal int Locate(bool writable, long offset, out long skip)
+    {
+        int i = writable ? ReadableCount : 0, end = writable ? _count : ReadableCount;
+        skip = offset;
+        while (i < end && skip >= _length[i]) skip -= _length[i++];
+        return i;
+    }
+
+    /// <summary>
     /// Reads <paramref name="destination"/>.Length bytes at <paramref name="offset"/> of the device-readable part.
     /// False when the range goes past the readable part or the DMA fails (unmapped memory, Bus Master off).
     /// </summary>
     public bool Read(long offset, Span<byte> destination)
     {
         if (offset < 0 || destination.Length > ReadableLength - offset) return false;
-        int i = 0;
-        long skip = offset;
-        while (i < ReadableCount && skip >= _length[i]) skip -= _length[i++];
+        int i = Locate(writable: false, offset, out long skip);
         int done = 0;
         while (done < destination.Length)
         {
@@ -110,9 +120,7 @@ public sealed class DescriptorChain
     public bool Write(long offset, ReadOnlySpan<byte> source)
     {
         if (offset < 0 || source.Length > WritableLength - offset) return false;
-        int i = ReadableCount;
-        long skip = offset;
-        while (i < _count && skip >= _length[i]) skip -= _length[i++];
+        int i = Locate(writable: true, offset, out long skip);
         int done = 0;
         while (done < source.Length)
         {

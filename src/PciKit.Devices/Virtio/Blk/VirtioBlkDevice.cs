@@ -275,16 +275,11 @@ public sealed class VirtioBlkDevice : VirtioPciDevice, IDisposable
     {
         _pinned = 0;
         if (length == 0 || !_zeroCopy) return false;
-        int first = writable ? chain.ReadableCount : 0, end = writable ? chain.BufferCount : chain.ReadableCount;
-        long skip = start, remaining = length;
-        for (int i = first; i < end && remaining > 0; i++)
+        int end = writable ? chain.BufferCount : chain.ReadableCount;
+        long remaining = length;
+        for (int i = chain.Locate(writable, start, out long skip); i < end && remaining > 0; i++)
         {
             var (address, size, _) = chain[i];
-            if (skip >= size)
-            {
-                skip -= size;
-                continue;
-            }
             int n = (int)Math.Min(size - skip, remaining);
             if (_pinned == _pins.Length || !Dma.TryPin(address + (ulong)skip, n, writable, out var pin))
             {
