@@ -32,6 +32,7 @@ internal static class ServeCommand
             if (!int.TryParse(modeText, NumberStyles.None, CultureInfo.InvariantCulture, out _) || modeText.Any(c => c > '7'))
                 throw new CliUsageException($"--mode '{modeText}' is not an octal file mode such as 0600 or 0660");
             var fileMode = (UnixFileMode)Convert.ToInt32(modeText, 8);
+            var busyPollTime = BusyPollOption.Read(parse, busyPoll); // a usage error before a disk image is opened or a server joined
             var instance = settings.Create(parse, model, settings.Read(parse, PciKit.Linux.Memory.SharedMemoryAllocator.Instance), out var owner); // RAM BARs become mmap-able
             using var owned = owner; // a disk image is closed, an ivshmem server left, when serving ends
             var log = PciLog.To(stderr, parse.GetValue(verbose) ? PciLogLevel.Information : PciLogLevel.Warning);
@@ -44,7 +45,7 @@ internal static class ServeCommand
                     SocketMode = fileMode,
                     ReplaceStaleSocket = parse.GetValue(force),
                     Log = log,
-                    BusyPoll = BusyPollOption.Read(parse, busyPoll),
+                    BusyPoll = busyPollTime,
                 });
             }
             catch (SocketPathInUseException e)

@@ -36,19 +36,15 @@ internal static class VmCommand
             var qemuDevices = parse.GetValue(qemuDevice) ?? [];
             string[] words = parse.GetValue(command) ?? [];
             bool interactive = parse.GetValue(shell);
-            if (model is null && qemuDevices.Length == 0 && (parse.GetValue(qemuArg) ?? []).Length == 0) throw new CliUsageException("vm needs --device MODEL, --qemu-device NAME or --qemu-arg");
+            string[] extraQemuArgs = parse.GetValue(qemuArg) ?? [];
+            if (model is null && qemuDevices.Length == 0 && extraQemuArgs.Length == 0) throw new CliUsageException("vm needs --device MODEL, --qemu-device NAME or --qemu-arg");
             if (!interactive && words.Length == 0) throw new CliUsageException("give the guest command after --, or --shell");
-            var deviceOptions = settings.Read(parse, SharedMemoryAllocator.Instance) with { Iommu = parse.GetValue(iommu) };
             if (model is null && settings.AnyGiven(parse))
                 throw new CliUsageException("--image, --read-only, --no-msix and --ivshmem-server configure a --device; give one");
-            IDisposable? owner = null;
-            var instance = model is null ? null : settings.Create(parse, DeviceCatalog.Get(model), deviceOptions, out owner);
-            using var owned = owner; // a disk image is closed, an ivshmem server left, when the guest is done
             if (parse.GetValue(busyPoll) is not null && parse.GetValue(transport) == "proxy")
                 throw new CliUsageException("--busy-poll-us configures the vfio-user server; the proxy transport has none (drop it or use --transport vfio-user)");
             var options = new VmOptions
             {
-                Device = instance,
                 Transport = parse.GetValue(transport) switch
                 {
                     "vfio-user" => VmTransport.VfioUser,
@@ -63,7 +59,7 @@ internal static class VmCommand
                     var a => throw new CliUsageException($"--accel '{a}' is not auto, kvm or tcg"),
                 },
                 QemuDevices = qemuDevices,
-                ExtraQemuArgs = parse.GetValue(qemuArg) ?? [],
+                ExtraQemuArgs = extraQemuArgs,
                 Shell = interactive,
                 Iommu = parse.GetValue(iommu),
                 Command = string.Join(' ', words),
@@ -73,7 +69,12 @@ internal static class VmCommand
                 Console = parse.GetValue(quiet) ? null : stdout,
                 Progress = stderr,
             };
-            var result = VmRunner.Run(options);
+            // Every option is checked: now open what the device needs (a disk image, a seat on an ivshmem server).
+            IDisposable? owner = null;
+            var deviceOptions = settings.Read(parse, SharedMemoryAllocator.Instance) with { Iommu = options.Iommu };
+            var instance = model is null ? null : settings.Create(parse, DeviceCatalog.Get(model), deviceOptions, out owner);
+            using var owned = owner; // a disk image is closed, an ivshmem server left, when the guest is done
+            var result = VmRunner.Run(options with { Device = instance });
             if (parse.GetValue(quiet)) stdout.Write(result.Console);
             stderr.WriteLine($"pcikit vm: guest {(result.TimedOut ? "timed out" : "finished")} in {result.Elapsed.TotalSeconds:0.00} s ({result.Accel}); command exit status {result.ExitCode}");
             return result.TimedOut ? 124 : result.ExitCode < 0 ? 125 : result.ExitCode;

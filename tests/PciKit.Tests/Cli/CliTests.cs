@@ -83,6 +83,8 @@ public sealed class CliTests
     [InlineData(new[] { "serve", "edu", "--vfio-user", "/tmp/pcikit-cli-test.sock", "--busy-poll-us=-1" }, "--busy-poll-us -1 is out of range")]
     [InlineData(new[] { "vm", "--device", "edu", "--busy-poll-us", "2000000", "--", "true" }, "--busy-poll-us 2000000 is out of range")]
     [InlineData(new[] { "vm", "--device", "edu", "--transport", "proxy", "--busy-poll-us", "10", "--", "true" }, "the proxy transport has none")]
+    [InlineData(new[] { "vm", "--device", "virtio-blk", "--image", "/nonexistent/disk.img", "--accel", "warp", "--", "true" }, "--accel 'warp' is not auto")] // options are checked before the image is opened
+    [InlineData(new[] { "serve", "virtio-blk", "--vfio-user", "/tmp/pcikit-cli-test.sock", "--image", "/nonexistent/disk.img", "--busy-poll-us=-1" }, "--busy-poll-us -1 is out of range")]
     public void Bad_arguments_give_one_clear_line_and_a_non_zero_exit(string[] args, string mention)
     {
         var (code, output, error) = Run(args);
