@@ -27,8 +27,6 @@ internal sealed class VirtioPciCapability : PciCapability
 
     public override int Length => _notifyMultiplier is null ? 16 : 20;
 
-    internal VirtioPciCapType Type => _type;
-
     protected override void Initialize()
     {
         Set8(2, (byte)Length);
