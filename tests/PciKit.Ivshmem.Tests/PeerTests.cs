@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Linux;
 using PciKit.Memory;
 
@@ -225,21 +226,6 @@ public sealed class PeerTests : IDisposable
         using var c = IvshmemPeer.Connect(_scratch.Socket);
         Assert.Equal(2, c.Id);
         Assert.True(a.IsConnected);
-    }
-
-    private sealed class ListLog : PciKit.Device.IPciLog
-    {
-        private readonly List<string> _lines = [];
-
-        public void Write(PciKit.Device.PciLogLevel level, string source, string message)
-        {
-            lock (_lines) _lines.Add(message);
-        }
-
-        public bool Contains(string text)
-        {
-            lock (_lines) return _lines.Any(l => l.Contains(text, StringComparison.Ordinal));
-        }
     }
 
     [Fact]

@@ -160,24 +160,6 @@ internal sealed class FakeQemu : IDisposable
     }
 }
 
-/// <summary>A log that keeps its lines.</summary>
-internal sealed class ListLog : IPciLog
-{
-    private readonly List<string> _lines = [];
-
-    public void Write(PciLogLevel level, string source, string message)
-    {
-        lock (_lines) _lines.Add($"[{level}] {source}: {message}");
-    }
-
-    public string[] Lines
-    {
-        get { lock (_lines) return [.. _lines]; }
-    }
-
-    public bool Contains(string text) => Lines.Any(l => l.Contains(text, StringComparison.Ordinal));
-}
-
 internal static class Eventually
 {
     public static void True(Func<bool> condition, string what)

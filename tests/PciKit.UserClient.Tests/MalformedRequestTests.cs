@@ -115,11 +115,4 @@ public sealed class MalformedRequestTests : IDisposable
 
     private static int OpenDescriptorsOf(string memfdName) =>
         FdSnapshot.Take().Values.Count(target => target.StartsWith("/memfd:" + memfdName, StringComparison.Ordinal));
-
-    private sealed class ListLog : IPciLog
-    {
-        private readonly List<string> _lines = [];
-        public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
-        public void Write(PciLogLevel level, string source, string message) { lock (_lines) _lines.Add(message); }
-    }
 }

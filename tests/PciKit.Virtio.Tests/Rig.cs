@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Device;
 using PciKit.Devices.Virtio;
 using PciKit.Driver;
@@ -29,18 +30,4 @@ internal sealed class Rig<T> : IDisposable where T : VirtioPciDevice
         Bus.Dispose();
         (Device as IDisposable)?.Dispose();
     }
-}
-
-internal sealed class ListLog : IPciLog
-{
-    private readonly List<string> _lines = [];
-
-    public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
-
-    public void Write(PciLogLevel level, string source, string message)
-    {
-        lock (_lines) _lines.Add($"{level} {source}: {message}");
-    }
-
-    public override string ToString() => string.Join(Environment.NewLine, Lines);
 }

@@ -1,3 +1,4 @@
+using PciKit.Testing;
 using PciKit.Config;
 using PciKit.Device;
 using PciKit.Devices.Ivshmem;

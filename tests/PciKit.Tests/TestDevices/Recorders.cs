@@ -19,19 +19,6 @@ public sealed class RecordingSink : IInterruptSink
     public void SendMessage(in MsiMessage message) => Messages.Add(message);
 }
 
-/// <summary>A log that keeps its lines.</summary>
-public sealed class ListLog : IPciLog
-{
-    private readonly List<string> _lines = [];
-
-    public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
-
-    public void Write(PciLogLevel level, string source, string message)
-    {
-        lock (_lines) _lines.Add($"{level} {source}: {message}");
-    }
-}
-
 public static class DeviceExtensions
 {
     /// <summary>Runs <paramref name="action"/> under the device lock, as device code (timers, handlers) does.</summary>
