@@ -1,4 +1,3 @@
-using PciKit.Testing;
 using System.Buffers.Binary;
 using System.Runtime.Versioning;
 using PciKit.Linux;
@@ -57,7 +56,6 @@ internal static class Wait
     {
         Assert.True(SpinWait.SpinUntil(condition, Timeout), $"timed out waiting until {what}");
     }
-
 }
 
 /// <summary>

@@ -1,4 +1,3 @@
-using PciKit.Testing;
 using System.Runtime.Versioning;
 
 [assembly: SupportedOSPlatform("linux")]

@@ -1,4 +1,3 @@
-using PciKit.Testing;
 using PciKit.Config;
 using PciKit.Devices.Ivshmem;
 using PciKit.Driver;
