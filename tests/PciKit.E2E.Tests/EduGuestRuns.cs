@@ -35,7 +35,11 @@ public sealed partial class GuestRun(VmResult result, string progress)
     public VmResult Result { get; } = result;
     public string Progress { get; } = progress;
 
-    public string? this[string key] => Regex.Match(Result.Console, $"^{Regex.Escape(key)}=(.*)$", RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value.Trim() : null;
+    public string? this[string key] => Tag(Result.Console, key);
+
+    /// <summary>The value of the first <c>KEY=value</c> line of a guest console, or null.</summary>
+    public static string? Tag(string console, string key) =>
+        Regex.Match(console, $"^{Regex.Escape(key)}=(.*)$", RegexOptions.Multiline) is { Success: true } m ? m.Groups[1].Value.Trim() : null;
 
     /// <summary>The config dump in lspci -F format.</summary>
     public string ConfigDump()

@@ -174,8 +174,5 @@ public sealed class IvshmemEndToEndTests : IDisposable
         }
     }
 
-    private static string? Tag(VmResult run, string key) =>
-        System.Text.RegularExpressions.Regex.Match(run.Console, $"^{key}=(.*)$", System.Text.RegularExpressions.RegexOptions.Multiline) is { Success: true } m
-            ? m.Groups[1].Value.Trim()
-            : null;
+    private static string? Tag(VmResult run, string key) => GuestRun.Tag(run.Console, key);
 }
