@@ -90,7 +90,7 @@ public static class DeviceCatalog
     {
         BlockBackend backend = o.Image is { } image
             ? FileBlockBackend.Open(image, o.ReadOnly)
-            : new MemoryBlockBackend(o.Memory.Allocate("pcikit-virtio-blk", (ulong)CheckedDiskSize(o.DiskSize)), owns: true, readOnly: o.ReadOnly);
+            : MemoryBlockBackend.Create(CheckedDiskSize(o.DiskSize), o.Memory, o.ReadOnly);
         try
         {
             return new VirtioBlkDevice(backend, new VirtioBlkOptions { Transport = new VirtioPciOptions { MsiX = o.MsiX, AccessPlatform = o.Iommu } });

@@ -183,10 +183,10 @@ public sealed class MemoryBlockBackend : BlockBackend
     }
 
     /// <summary>A zeroed in-memory disk of <paramref name="length"/> bytes from <paramref name="allocator"/> (process memory by default).</summary>
-    public static MemoryBlockBackend Create(long length, IMemoryAllocator? allocator = null)
+    public static MemoryBlockBackend Create(long length, IMemoryAllocator? allocator = null, bool readOnly = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(length);
-        return new MemoryBlockBackend((allocator ?? HeapMemoryAllocator.Instance).Allocate("pcikit-virtio-blk", (ulong)length));
+        return new MemoryBlockBackend((allocator ?? HeapMemoryAllocator.Instance).Allocate("pcikit-virtio-blk", (ulong)length), owns: true, readOnly);
     }
 
     /// <inheritdoc />
